@@ -1,0 +1,1 @@
+//! Pcap and pcapng ports.

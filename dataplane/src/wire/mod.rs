@@ -1,0 +1,1 @@
+//! Zero-copy wire parsers (filled in below).
