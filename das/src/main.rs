@@ -1,1 +1,48 @@
-fn main() {}
+//! `das`: duplication made safe for IDS clusters.
+//!
+//! Subcommands: `run` replays traffic through duplicator → IDS nodes → dedup in one
+//! process; `gen` writes generated traffic to a pcap file.
+
+mod gen_cmd;
+mod pipeline;
+mod report;
+mod run_cmd;
+
+use clap::{Parser, Subcommand};
+
+/// das: a packet pipeline that makes duplication safe for IDS clusters.
+///
+/// A duplicator load-balances flows over IDS nodes by a symmetric flow hash and copies
+/// each packet to a second node; on every node a primary and a duplicate instance share
+/// one pinned core, the duplicate at lower priority with a bounded queue; dedup forwards
+/// the first copy of each packet and counts unique packets per second (UPP/sec).
+#[derive(Debug, Parser)]
+#[command(name = "das", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replay traffic through duplicator -> N IDS nodes -> dedup in one process and
+    /// print what every stage did. With no arguments: generated traffic, 2 nodes, DAS.
+    Run(run_cmd::RunArgs),
+    /// Write realistic, deterministic generated traffic to a pcap file.
+    Gen(gen_cmd::GenArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run_cmd::run(args),
+        Command::Gen(args) => gen_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("das: error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

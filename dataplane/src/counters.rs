@@ -24,11 +24,13 @@ pub enum DropReason {
     UnsupportedLinkType,
     /// The network function's verdict was to drop the packet.
     NfVerdict,
+    /// A capture record cut short at the end of its file (a capture that was killed).
+    TruncatedRecord,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::QueueOverflow,
         DropReason::QueueFull,
         DropReason::Malformed,
@@ -37,6 +39,7 @@ impl DropReason {
         DropReason::LateCopy,
         DropReason::UnsupportedLinkType,
         DropReason::NfVerdict,
+        DropReason::TruncatedRecord,
     ];
 
     /// The reason's name in reports (snake case).
@@ -50,6 +53,7 @@ impl DropReason {
             DropReason::LateCopy => "late_copy",
             DropReason::UnsupportedLinkType => "unsupported_link_type",
             DropReason::NfVerdict => "nf_verdict",
+            DropReason::TruncatedRecord => "truncated_record",
         }
     }
 

@@ -11,6 +11,8 @@
 //! address, then (for TCP and UDP) source port and destination port, all in network
 //! byte order. The hash is computed with one table lookup per input byte.
 
+use crate::wire::{L3, L4};
+
 /// Bytes in an RSS key (40, as NICs use).
 pub const RSS_KEY_LEN: usize = 40;
 
@@ -127,6 +129,50 @@ impl Toeplitz {
     }
 }
 
+/// The flow hash of an Ethernet frame, as the duplicator steers on it.
+///
+/// - TCP and UDP over IPv4 or IPv6: addresses and ports (also when the capture cut the
+///   header after its ports, or the header is invalid but its ports are there);
+/// - fragments (IPv4 or IPv6) and other IP protocols (ICMP, ESP, ...): addresses only,
+///   so every fragment of a datagram lands with the others, as NIC RSS does;
+/// - frames that are not IP, or whose IP header is unusable: the two MAC addresses,
+///   ordered so both directions agree; a frame shorter than its MAC addresses is
+///   hashed on the bytes it has.
+///
+/// Every frame gets a hash: a malformed packet is still inspected by some node.
+pub fn frame_hash(hasher: &Toeplitz, frame: &[u8]) -> u32 {
+    let Ok(pkt) = crate::wire::parse(frame) else {
+        return mac_pair_hash(hasher, frame);
+    };
+    let ports = if pkt.fragment.is_some() {
+        None
+    } else {
+        match &pkt.l4 {
+            L4::Tcp(t) => Some((t.src_port, t.dst_port)),
+            L4::Udp(u) => Some((u.src_port, u.dst_port)),
+            L4::Truncated { ports, .. } | L4::Invalid { ports, .. } => *ports,
+            _ => None,
+        }
+    };
+    match pkt.l3 {
+        L3::Ipv4(ip) => hasher.hash_v4(ip.src, ip.dst, ports),
+        L3::Ipv6(ip) => hasher.hash_v6(ip.src, ip.dst, ports),
+        L3::Other(_) => mac_pair_hash(hasher, frame),
+    }
+}
+
+fn mac_pair_hash(hasher: &Toeplitz, frame: &[u8]) -> u32 {
+    if frame.len() < 12 {
+        return hasher.hash(frame);
+    }
+    let (a, b) = (&frame[0..6], &frame[6..12]);
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let mut input = [0u8; 12];
+    input[..6].copy_from_slice(lo);
+    input[6..].copy_from_slice(hi);
+    hasher.hash(&input)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,9 +181,9 @@ mod tests {
 
     /// Microsoft's default RSS key, used by its published verification vectors.
     const MICROSOFT_KEY: [u8; 40] = [
-        0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
-        0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
-        0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+        0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f,
+        0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+        0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
     ];
 
     #[test]
@@ -145,17 +191,56 @@ mod tests {
         let t = Toeplitz::new(&MICROSOFT_KEY);
         // (destination, dport, source, sport, hash without ports, hash with ports)
         let vectors = [
-            ("161.142.100.80", 1766, "66.9.149.187", 2794, 0x323e8fc2, 0x51ccc178),
-            ("65.69.140.83", 4739, "199.92.111.2", 14230, 0xd718262a, 0xc626b0ea),
-            ("12.22.207.184", 38024, "24.19.198.95", 12898, 0xd2d0a5de, 0x5c2b394a),
-            ("209.142.163.6", 2217, "38.27.205.30", 48228, 0x82989176, 0xafc7327f),
-            ("202.188.127.2", 1303, "153.39.163.191", 44251, 0x5d1809c5, 0x10e828a2),
+            (
+                "161.142.100.80",
+                1766,
+                "66.9.149.187",
+                2794,
+                0x323e8fc2,
+                0x51ccc178,
+            ),
+            (
+                "65.69.140.83",
+                4739,
+                "199.92.111.2",
+                14230,
+                0xd718262a,
+                0xc626b0ea,
+            ),
+            (
+                "12.22.207.184",
+                38024,
+                "24.19.198.95",
+                12898,
+                0xd2d0a5de,
+                0x5c2b394a,
+            ),
+            (
+                "209.142.163.6",
+                2217,
+                "38.27.205.30",
+                48228,
+                0x82989176,
+                0xafc7327f,
+            ),
+            (
+                "202.188.127.2",
+                1303,
+                "153.39.163.191",
+                44251,
+                0x5d1809c5,
+                0x10e828a2,
+            ),
         ];
         for (dst, dp, src, sp, ip_only, with_ports) in vectors {
             let d = dst.parse::<Ipv4Addr>().unwrap().octets();
             let s = src.parse::<Ipv4Addr>().unwrap().octets();
             assert_eq!(t.hash_v4(s, d, None), ip_only, "{src} -> {dst}");
-            assert_eq!(t.hash_v4(s, d, Some((sp, dp))), with_ports, "{src} -> {dst}");
+            assert_eq!(
+                t.hash_v4(s, d, Some((sp, dp))),
+                with_ports,
+                "{src} -> {dst}"
+            );
         }
     }
 
@@ -163,8 +248,22 @@ mod tests {
     fn microsoft_ipv6_vectors() {
         let t = Toeplitz::new(&MICROSOFT_KEY);
         let vectors = [
-            ("3ffe:2501:200:3::1", 1766, "3ffe:2501:200:1fff::7", 2794, 0x2cc18cd5, 0x40207d3d),
-            ("ff02::1", 4739, "3ffe:501:8::260:97ff:fe40:efab", 14230, 0x0f0c461c, 0xdde51bbf),
+            (
+                "3ffe:2501:200:3::1",
+                1766,
+                "3ffe:2501:200:1fff::7",
+                2794,
+                0x2cc18cd5,
+                0x40207d3d,
+            ),
+            (
+                "ff02::1",
+                4739,
+                "3ffe:501:8::260:97ff:fe40:efab",
+                14230,
+                0x0f0c461c,
+                0xdde51bbf,
+            ),
             (
                 "fe80::200:f8ff:fe21:67cf",
                 38024,
@@ -178,7 +277,11 @@ mod tests {
             let d = dst.parse::<Ipv6Addr>().unwrap().octets();
             let s = src.parse::<Ipv6Addr>().unwrap().octets();
             assert_eq!(t.hash_v6(s, d, None), ip_only, "{src} -> {dst}");
-            assert_eq!(t.hash_v6(s, d, Some((sp, dp))), with_ports, "{src} -> {dst}");
+            assert_eq!(
+                t.hash_v6(s, d, Some((sp, dp))),
+                with_ports,
+                "{src} -> {dst}"
+            );
         }
     }
 

@@ -3,7 +3,8 @@
 //! - [`buf`] and [`batch`]: pooled packet buffers and batches, never allocated on the
 //!   hot path once the pipeline is warm;
 //! - [`port`]: the port abstraction (batched rx/tx per queue, per-queue counters) and
-//!   its in-memory ([`ring`]), [`null`] and [`pcap`] backends;
+//!   its in-memory ([`ring`]), [`null`], iterator ([`memory`]) and [`pcap`] backends,
+//!   and a queue-to-queue [`forward`]er;
 //! - [`wire`]: zero-copy, length-checked parsers for Ethernet, 802.1Q, IPv4, IPv6, TCP,
 //!   UDP, ICMP and ICMPv6;
 //! - [`flow`]: the symmetric Toeplitz flow hash;
@@ -17,6 +18,8 @@ pub mod clock;
 pub mod counters;
 pub mod doorbell;
 pub mod flow;
+pub mod forward;
+pub mod memory;
 pub mod meta;
 pub mod null;
 pub mod pcap;

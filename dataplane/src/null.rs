@@ -6,66 +6,38 @@ use std::sync::Arc;
 
 use crate::batch::Batch;
 use crate::buf::BufCache;
-use crate::port::{
-    Port, PortError, PortStats, QueueCounters, QueueSlots, RxOutcome, RxQueue, TxQueue,
-};
+use crate::port::{Port, PortError, PortQueues, QueueCounters, RxOutcome, RxQueue, TxQueue};
 
 /// A port that swallows what it is sent.
 pub struct NullPort {
-    name: String,
-    rx: QueueSlots<Box<dyn RxQueue>>,
-    tx: QueueSlots<Box<dyn TxQueue>>,
-    counters: Vec<Arc<QueueCounters>>,
+    queues: PortQueues,
 }
 
 impl NullPort {
     /// A null port with `queues` queues in each direction.
     pub fn new(name: &str, queues: usize) -> Self {
-        let counters: Vec<Arc<QueueCounters>> =
-            (0..queues).map(|_| Arc::default()).collect();
+        let counters: Vec<Arc<QueueCounters>> = (0..queues).map(|_| Arc::default()).collect();
         let rx = counters
             .iter()
-            .map(|c| Some(Box::new(NullQueue(c.clone())) as Box<dyn RxQueue>))
+            .map(|c| Box::new(NullQueue(c.clone())) as Box<dyn RxQueue>)
             .collect();
         let tx = counters
             .iter()
-            .map(|c| Some(Box::new(NullQueue(c.clone())) as Box<dyn TxQueue>))
+            .map(|c| Box::new(NullQueue(c.clone())) as Box<dyn TxQueue>)
             .collect();
         NullPort {
-            name: name.to_string(),
-            rx: QueueSlots::new(name, "rx", rx),
-            tx: QueueSlots::new(name, "tx", tx),
-            counters,
+            queues: PortQueues::new(name, rx, tx, counters),
         }
     }
 }
 
 impl Port for NullPort {
-    fn name(&self) -> &str {
-        &self.name
+    fn queues(&self) -> &PortQueues {
+        &self.queues
     }
 
-    fn rx_queue_count(&self) -> usize {
-        self.rx.len()
-    }
-
-    fn tx_queue_count(&self) -> usize {
-        self.tx.len()
-    }
-
-    fn take_rx_queue(&mut self, queue: usize) -> Result<Box<dyn RxQueue>, PortError> {
-        self.rx.take(queue)
-    }
-
-    fn take_tx_queue(&mut self, queue: usize) -> Result<Box<dyn TxQueue>, PortError> {
-        self.tx.take(queue)
-    }
-
-    fn stats(&self) -> PortStats {
-        PortStats {
-            name: self.name.clone(),
-            queues: self.counters.iter().map(|c| c.snapshot()).collect(),
-        }
+    fn queues_mut(&mut self) -> &mut PortQueues {
+        &mut self.queues
     }
 }
 
@@ -114,6 +86,9 @@ mod tests {
         let q = &port.stats().queues[0];
         assert_eq!((q.tx_packets, q.tx_bytes), (3, 30));
         let mut rx = port.take_rx_queue(0).unwrap();
-        assert_eq!(rx.rx_burst(&mut batch, &mut bufs).unwrap(), RxOutcome::Ended);
+        assert_eq!(
+            rx.rx_burst(&mut batch, &mut bufs).unwrap(),
+            RxOutcome::Ended
+        );
     }
 }

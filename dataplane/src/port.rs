@@ -166,8 +166,7 @@ pub struct PortStats {
 pub trait RxQueue: Send {
     /// Appends up to `batch.room()` packets to `batch`, taking buffers from `bufs` where
     /// the backend copies frames in.
-    fn rx_burst(&mut self, batch: &mut Batch, bufs: &mut BufCache)
-    -> Result<RxOutcome, PortError>;
+    fn rx_burst(&mut self, batch: &mut Batch, bufs: &mut BufCache) -> Result<RxOutcome, PortError>;
 
     /// Registers the serving thread's doorbell, rung when packets arrive. Backends that
     /// cannot ring ignore it (the thread then wakes on its sleep timeout).
@@ -199,60 +198,97 @@ pub trait TxQueue: Send {
 }
 
 /// A port: a named set of receive and transmit queues.
+///
+/// A backend makes its queues when the port is opened and keeps them in a
+/// [`PortQueues`]; the queue-handling methods come from there.
 pub trait Port: Send {
+    /// The port's queues (and the counters it keeps after they are taken).
+    fn queues(&self) -> &PortQueues;
+
+    /// The port's queues, to take them out.
+    fn queues_mut(&mut self) -> &mut PortQueues;
+
     /// The port's name in reports and errors.
-    fn name(&self) -> &str;
+    fn name(&self) -> &str {
+        &self.queues().name
+    }
 
     /// Number of receive queues.
-    fn rx_queue_count(&self) -> usize;
+    fn rx_queue_count(&self) -> usize {
+        self.queues().rx.len()
+    }
 
     /// Number of transmit queues.
-    fn tx_queue_count(&self) -> usize;
+    fn tx_queue_count(&self) -> usize {
+        self.queues().tx.len()
+    }
 
     /// Takes receive queue `queue` out of the port, to move it to its thread.
-    fn take_rx_queue(&mut self, queue: usize) -> Result<Box<dyn RxQueue>, PortError>;
+    fn take_rx_queue(&mut self, queue: usize) -> Result<Box<dyn RxQueue>, PortError> {
+        let q = self.queues_mut();
+        take(&q.name, "rx", &mut q.rx, queue)
+    }
 
     /// Takes transmit queue `queue` out of the port, to move it to its thread.
-    fn take_tx_queue(&mut self, queue: usize) -> Result<Box<dyn TxQueue>, PortError>;
+    fn take_tx_queue(&mut self, queue: usize) -> Result<Box<dyn TxQueue>, PortError> {
+        let q = self.queues_mut();
+        take(&q.name, "tx", &mut q.tx, queue)
+    }
 
     /// The counters of every queue.
-    fn stats(&self) -> PortStats;
-}
-
-/// Hands out queues of a port once each; shared by the backends.
-pub(crate) struct QueueSlots<T> {
-    port: String,
-    dir: &'static str,
-    slots: Vec<Option<T>>,
-}
-
-impl<T> QueueSlots<T> {
-    pub(crate) fn new(port: &str, dir: &'static str, slots: Vec<Option<T>>) -> Self {
-        QueueSlots {
-            port: port.to_string(),
-            dir,
-            slots,
+    fn stats(&self) -> PortStats {
+        let q = self.queues();
+        PortStats {
+            name: q.name.clone(),
+            queues: q.counters.iter().map(|c| c.snapshot()).collect(),
         }
     }
+}
 
-    pub(crate) fn len(&self) -> usize {
-        self.slots.len()
-    }
+/// The queues of a port, made up front and handed out once each, and the counters of
+/// every queue index (a queue's receive and transmit sides share one entry).
+pub struct PortQueues {
+    name: String,
+    rx: Vec<Option<Box<dyn RxQueue>>>,
+    tx: Vec<Option<Box<dyn TxQueue>>>,
+    counters: Vec<Arc<QueueCounters>>,
+}
 
-    pub(crate) fn take(&mut self, queue: usize) -> Result<T, PortError> {
-        let count = self.slots.len();
-        let slot = self.slots.get_mut(queue).ok_or(PortError::NoSuchQueue {
-            port: self.port.clone(),
-            dir: self.dir,
-            queue,
-            count,
-        })?;
-        slot.take().ok_or(PortError::QueueTaken {
-            port: self.port.clone(),
-            dir: self.dir,
-            queue,
-        })
+impl PortQueues {
+    /// Queues named after the port `name`; `counters` has one entry per queue index.
+    pub fn new(
+        name: &str,
+        rx: Vec<Box<dyn RxQueue>>,
+        tx: Vec<Box<dyn TxQueue>>,
+        counters: Vec<Arc<QueueCounters>>,
+    ) -> Self {
+        PortQueues {
+            name: name.to_string(),
+            rx: rx.into_iter().map(Some).collect(),
+            tx: tx.into_iter().map(Some).collect(),
+            counters,
+        }
     }
+}
+
+fn take<T>(
+    port: &str,
+    dir: &'static str,
+    slots: &mut [Option<T>],
+    queue: usize,
+) -> Result<T, PortError> {
+    let count = slots.len();
+    let slot = slots.get_mut(queue).ok_or(PortError::NoSuchQueue {
+        port: port.to_string(),
+        dir,
+        queue,
+        count,
+    })?;
+    slot.take().ok_or(PortError::QueueTaken {
+        port: port.to_string(),
+        dir,
+        queue,
+    })
 }
 
 /// Sends all of `batch` on `txq`, waiting on `idler` while the queue is full (lossless

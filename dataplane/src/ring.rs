@@ -25,9 +25,7 @@ use crate::batch::Batch;
 use crate::buf::{BufCache, PacketBuf};
 use crate::counters::DropReason;
 use crate::doorbell::Doorbell;
-use crate::port::{
-    Port, PortError, PortStats, QueueCounters, QueueSlots, RxOutcome, RxQueue, TxQueue,
-};
+use crate::port::{Port, PortError, PortQueues, QueueCounters, RxOutcome, RxQueue, TxQueue};
 
 /// What a full queue does with packets that do not fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -89,10 +87,7 @@ impl Link {
 
 /// An in-memory port whose transmit queue `q` feeds its receive queue `q`.
 pub struct RingPort {
-    name: String,
-    rx: QueueSlots<Box<dyn RxQueue>>,
-    tx: QueueSlots<Box<dyn TxQueue>>,
-    counters: Vec<Arc<QueueCounters>>,
+    queues: PortQueues,
 }
 
 impl RingPort {
@@ -104,8 +99,8 @@ impl RingPort {
                 reason: "a ring port needs at least one queue".into(),
             });
         }
-        let mut rx: Vec<Option<Box<dyn RxQueue>>> = Vec::new();
-        let mut tx: Vec<Option<Box<dyn TxQueue>>> = Vec::new();
+        let mut rx: Vec<Box<dyn RxQueue>> = Vec::new();
+        let mut tx: Vec<Box<dyn TxQueue>> = Vec::new();
         let mut counters = Vec::new();
         for (q, cfg) in queues.iter().enumerate() {
             if cfg.capacity == 0 {
@@ -119,60 +114,38 @@ impl RingPort {
             match cfg.overflow {
                 Overflow::Backpressure | Overflow::DropTail => {
                     let (producer, consumer) = rtrb::RingBuffer::new(cfg.capacity);
-                    tx.push(Some(Box::new(SpscTx {
+                    tx.push(Box::new(SpscTx {
                         port: name.to_string(),
                         queue: q,
                         producer,
                         link: link.clone(),
                         drop_tail: cfg.overflow == Overflow::DropTail,
-                    })));
-                    rx.push(Some(Box::new(SpscRx { consumer, link })));
+                    }));
+                    rx.push(Box::new(SpscRx { consumer, link }));
                 }
                 Overflow::DropOldest => {
                     let ring = Arc::new(ArrayQueue::new(cfg.capacity));
-                    tx.push(Some(Box::new(EvictingTx {
+                    tx.push(Box::new(EvictingTx {
                         ring: ring.clone(),
                         link: link.clone(),
-                    })));
-                    rx.push(Some(Box::new(EvictingRx { ring, link })));
+                    }));
+                    rx.push(Box::new(EvictingRx { ring, link }));
                 }
             }
         }
         Ok(RingPort {
-            name: name.to_string(),
-            rx: QueueSlots::new(name, "rx", rx),
-            tx: QueueSlots::new(name, "tx", tx),
-            counters,
+            queues: PortQueues::new(name, rx, tx, counters),
         })
     }
 }
 
 impl Port for RingPort {
-    fn name(&self) -> &str {
-        &self.name
+    fn queues(&self) -> &PortQueues {
+        &self.queues
     }
 
-    fn rx_queue_count(&self) -> usize {
-        self.rx.len()
-    }
-
-    fn tx_queue_count(&self) -> usize {
-        self.tx.len()
-    }
-
-    fn take_rx_queue(&mut self, queue: usize) -> Result<Box<dyn RxQueue>, PortError> {
-        self.rx.take(queue)
-    }
-
-    fn take_tx_queue(&mut self, queue: usize) -> Result<Box<dyn TxQueue>, PortError> {
-        self.tx.take(queue)
-    }
-
-    fn stats(&self) -> PortStats {
-        PortStats {
-            name: self.name.clone(),
-            queues: self.counters.iter().map(|c| c.snapshot()).collect(),
-        }
+    fn queues_mut(&mut self) -> &mut PortQueues {
+        &mut self.queues
     }
 }
 
@@ -394,8 +367,8 @@ mod tests {
     fn backpressure_takes_what_fits_and_keeps_the_rest_in_order() {
         let pool = BufPool::default();
         let mut bufs = pool.cache();
-        let mut port = RingPort::new("p", &[RingQueueConfig::new(4, Overflow::Backpressure)])
-            .unwrap();
+        let mut port =
+            RingPort::new("p", &[RingQueueConfig::new(4, Overflow::Backpressure)]).unwrap();
         let mut tx = port.take_tx_queue(0).unwrap();
         let mut rx = port.take_rx_queue(0).unwrap();
         let mut batch = Batch::with_capacity(8).unwrap();
@@ -417,8 +390,7 @@ mod tests {
     fn drop_tail_counts_refused_packets() {
         let pool = BufPool::default();
         let mut bufs = pool.cache();
-        let mut port =
-            RingPort::new("p", &[RingQueueConfig::new(2, Overflow::DropTail)]).unwrap();
+        let mut port = RingPort::new("p", &[RingQueueConfig::new(2, Overflow::DropTail)]).unwrap();
         let mut tx = port.take_tx_queue(0).unwrap();
         let mut rx = port.take_rx_queue(0).unwrap();
         let mut batch = Batch::with_capacity(8).unwrap();
@@ -478,8 +450,8 @@ mod tests {
 
     #[test]
     fn queues_are_taken_once_and_bad_configs_refused() {
-        let mut port = RingPort::new("p", &[RingQueueConfig::new(4, Overflow::Backpressure)])
-            .unwrap();
+        let mut port =
+            RingPort::new("p", &[RingQueueConfig::new(4, Overflow::Backpressure)]).unwrap();
         assert!(port.take_rx_queue(0).is_ok());
         assert!(matches!(
             port.take_rx_queue(0),
@@ -497,8 +469,8 @@ mod tests {
     fn sending_to_a_dropped_receiver_is_an_error() {
         let pool = BufPool::default();
         let mut bufs = pool.cache();
-        let mut port = RingPort::new("p", &[RingQueueConfig::new(4, Overflow::Backpressure)])
-            .unwrap();
+        let mut port =
+            RingPort::new("p", &[RingQueueConfig::new(4, Overflow::Backpressure)]).unwrap();
         let mut tx = port.take_tx_queue(0).unwrap();
         drop(port.take_rx_queue(0).unwrap());
         let mut batch = Batch::with_capacity(4).unwrap();

@@ -1,0 +1,397 @@
+//! The run summary: accounting checks that every packet is accounted for, the human
+//! summary, and the JSON document.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use dataplane::port::QueueStats;
+use duplicator::Scheme;
+
+use crate::pipeline::RunReport;
+
+/// One accounting identity and whether it held.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Check {
+    /// What is checked.
+    pub name: String,
+    /// Whether it held.
+    pub ok: bool,
+    /// The numbers on both sides.
+    pub detail: String,
+}
+
+fn check(
+    checks: &mut Vec<Check>,
+    name: impl Into<String>,
+    left: u64,
+    right: u64,
+    detail: impl Into<String>,
+) {
+    checks.push(Check {
+        name: name.into(),
+        ok: left == right,
+        detail: format!("{}: {left} vs {right}", detail.into()),
+    });
+}
+
+fn queue_drops(q: &QueueStats) -> u64 {
+    q.dropped.values().sum()
+}
+
+/// Every identity a completed run must satisfy: at each stage received = forwarded +
+/// dropped, on each link sent = received + dropped, and end to end every packet in left
+/// dedup exactly once.
+pub fn accounting(r: &RunReport) -> Vec<Check> {
+    let mut c = Vec::new();
+    let src_q = &r.source_port.queues[0];
+    check(
+        &mut c,
+        "source delivered what its port received",
+        r.source_forward.packets,
+        src_q.rx_packets,
+        "delivered vs port rx",
+    );
+    let ingress = &r.links[0].port.queues[0];
+    check(
+        &mut c,
+        "source link: sent = received",
+        ingress.tx_packets,
+        ingress.rx_packets + queue_drops(ingress),
+        "tx vs rx + dropped",
+    );
+    let dup = &r.duplicator;
+    check(
+        &mut c,
+        "duplicator received what the source sent",
+        dup.counters.received,
+        r.source_forward.packets,
+        "received vs source delivered",
+    );
+    check(
+        &mut c,
+        "duplicator: received = forwarded + dropped",
+        dup.counters.received,
+        dup.counters.forwarded + dup.counters.dropped_total(),
+        "received vs forwarded + dropped",
+    );
+    let expected_dups = if r.scheme == Scheme::Single {
+        0
+    } else {
+        dup.counters.received
+    };
+    check(
+        &mut c,
+        "duplicator: one duplicate per packet by scheme",
+        dup.duplicates,
+        expected_dups,
+        "duplicates vs expected",
+    );
+    for (i, node) in r.node_reports.iter().enumerate() {
+        let to = &r.links[1 + 2 * i].port.queues;
+        let from = &r.links[2 + 2 * i].port.queues;
+        let (q0_expected, q1_expected) = match r.scheme {
+            Scheme::Single | Scheme::Das => (
+                dup.primaries_per_node[i],
+                if r.scheme == Scheme::Das {
+                    dup.duplicates_per_node[i]
+                } else {
+                    0
+                },
+            ),
+            Scheme::Clone => (dup.primaries_per_node[i] + dup.duplicates_per_node[i], 0),
+        };
+        check(
+            &mut c,
+            format!("node {i} queue 0: sent by duplicator"),
+            to[0].tx_packets,
+            q0_expected,
+            "queue tx vs copies sent",
+        );
+        check(
+            &mut c,
+            format!("node {i} queue 1: sent by duplicator"),
+            to[1].tx_packets,
+            q1_expected,
+            "queue tx vs copies sent",
+        );
+        for (q, inst) in [(&to[0], &node.primary), (&to[1], &node.secondary)] {
+            let role = format!("{:?}", inst.role).to_lowercase();
+            check(
+                &mut c,
+                format!("node {i} {role} queue: sent = received + dropped"),
+                q.tx_packets,
+                q.rx_packets + queue_drops(q),
+                "tx vs rx + dropped",
+            );
+            check(
+                &mut c,
+                format!("node {i} {role}: took what its queue gave"),
+                inst.counters.received,
+                q.rx_packets,
+                "received vs queue rx",
+            );
+            check(
+                &mut c,
+                format!("node {i} {role}: received = forwarded + dropped"),
+                inst.counters.received,
+                inst.counters.forwarded + inst.counters.dropped_total(),
+                "received vs forwarded + dropped",
+            );
+        }
+        for (q, inst) in [(&from[0], &node.primary), (&from[1], &node.secondary)] {
+            check(
+                &mut c,
+                format!("node {i} output link: sent = received"),
+                q.tx_packets,
+                q.rx_packets + queue_drops(q),
+                "tx vs rx + dropped",
+            );
+            check(
+                &mut c,
+                format!("node {i} output link carried what the instance forwarded"),
+                q.tx_packets,
+                inst.counters.forwarded,
+                "tx vs forwarded",
+            );
+        }
+    }
+    let from_nodes: u64 = (0..r.nodes)
+        .flat_map(|i| r.links[2 + 2 * i].port.queues.iter())
+        .map(|q| q.rx_packets)
+        .sum();
+    let d = &r.dedup.counters;
+    check(
+        &mut c,
+        "dedup received what the nodes sent",
+        d.received,
+        from_nodes,
+        "received vs node links rx",
+    );
+    check(
+        &mut c,
+        "dedup: received = forwarded + dropped",
+        d.received,
+        d.forwarded + d.dropped_total(),
+        "received vs unique + dropped",
+    );
+    check(
+        &mut c,
+        "every packet in left dedup exactly once",
+        d.forwarded,
+        dup.counters.received,
+        "unique out vs packets in",
+    );
+    check(
+        &mut c,
+        "output wrote every unique packet",
+        r.output.queues[0].tx_packets,
+        d.forwarded,
+        "output tx vs unique",
+    );
+    c
+}
+
+/// Drops by reason over every stage and queue, with where they happened.
+pub fn drops_by_reason(r: &RunReport) -> BTreeMap<String, Vec<(String, u64)>> {
+    let mut out: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
+    let mut add = |place: String, drops: &BTreeMap<String, u64>| {
+        for (reason, &n) in drops {
+            out.entry(reason.clone())
+                .or_default()
+                .push((place.clone(), n));
+        }
+    };
+    add("source".into(), &r.source_port.queues[0].dropped);
+    add("duplicator".into(), &r.duplicator.counters.dropped);
+    for link in &r.links {
+        for (q, stats) in link.port.queues.iter().enumerate() {
+            add(format!("{} queue {q}", link.port.name), &stats.dropped);
+        }
+    }
+    for node in &r.node_reports {
+        add(
+            format!("node {} primary", node.id),
+            &node.primary.counters.dropped,
+        );
+        add(
+            format!("node {} secondary", node.id),
+            &node.secondary.counters.dropped,
+        );
+    }
+    add("dedup".into(), &r.dedup.counters.dropped);
+    out
+}
+
+/// Formats a count with thousands separators.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Formats a rate with an SI prefix.
+pub fn rate(per_sec: f64) -> String {
+    if per_sec >= 1e6 {
+        format!("{:.2}M", per_sec / 1e6)
+    } else if per_sec >= 1e3 {
+        format!("{:.1}k", per_sec / 1e3)
+    } else {
+        format!("{per_sec:.0}")
+    }
+}
+
+/// The human summary of a run.
+pub fn summary(r: &RunReport, checks: &[Check]) -> String {
+    let mut s = String::new();
+    let d = &r.dedup;
+    let dup = &r.duplicator;
+    let _ = writeln!(
+        s,
+        "das run: {} nodes, scheme {}, batch {}; traffic: {}",
+        r.nodes, r.scheme, r.batch, r.source
+    );
+    let src_drops = queue_drops(&r.source_port.queues[0]);
+    let _ = writeln!(
+        s,
+        "  packets in      {} ({} bytes){}",
+        count(r.source_forward.packets),
+        count(r.source_forward.bytes),
+        if src_drops > 0 {
+            format!(
+                "; {} capture records not replayed (see drops)",
+                count(src_drops)
+            )
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        s,
+        "  duplicator      {} jobs -> {} primaries + {} duplicates",
+        count(dup.counters.received),
+        count(dup.counters.forwarded),
+        count(dup.duplicates)
+    );
+    for n in &r.node_reports {
+        let core = n
+            .core
+            .map_or("unpinned".to_string(), |c| format!("cpu {c}"));
+        let inst = |i: &ids_worker::InstanceReport| {
+            let dropped_at_queue = queue_drops(&i.queue);
+            let mut t = format!("{} inspected", count(i.counters.received));
+            if dropped_at_queue > 0 {
+                let _ = write!(t, ", {} dropped at queue", count(dropped_at_queue));
+            }
+            if i.counters.dropped_total() > 0 {
+                let _ = write!(t, ", {} dropped", count(i.counters.dropped_total()));
+            }
+            t
+        };
+        let _ = writeln!(
+            s,
+            "  node {} ({core})  primary {} | secondary {}",
+            n.id,
+            inst(&n.primary),
+            inst(&n.secondary)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  dedup           {} copies -> {} unique; first copy from primary {}, from duplicate {}",
+        count(d.counters.received),
+        count(d.counters.forwarded),
+        count(d.first_from_primary),
+        count(d.first_from_duplicate)
+    );
+    let out = match &r.output_path {
+        Some(p) => format!(" -> {}", p.display()),
+        None => String::new(),
+    };
+    let _ = writeln!(
+        s,
+        "  unique out      {}{out}",
+        count(r.output.queues[0].tx_packets)
+    );
+    let drops = drops_by_reason(r);
+    if drops.is_empty() {
+        let _ = writeln!(s, "  drops           none");
+    } else {
+        for (reason, places) in &drops {
+            let total: u64 = places.iter().map(|(_, n)| n).sum();
+            let at: Vec<String> = places
+                .iter()
+                .map(|(p, n)| format!("{p} {}", count(*n)))
+                .collect();
+            let _ = writeln!(
+                s,
+                "  drop {reason:<15} {} ({})",
+                count(total),
+                at.join(", ")
+            );
+        }
+    }
+    match d.upp.mean_upp_per_sec {
+        Some(upp) => {
+            let _ = writeln!(
+                s,
+                "  UPP/sec         {} (unique packets per second over {:.3} s)",
+                rate(upp),
+                d.upp.active_secs
+            );
+        }
+        None => {
+            let _ = writeln!(s, "  UPP/sec         n/a (too few packets to time)");
+        }
+    }
+    if d.latency.count > 0 {
+        let _ = writeln!(
+            s,
+            "  latency         p50 {:.0} us, p99 {:.0} us, p99.9 {:.0} us, max {:.0} us (duplicator to dedup)",
+            d.latency.p50_us, d.latency.p99_us, d.latency.p999_us, d.latency.max_us
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  elapsed         {:.3} s; buffers allocated {}",
+        r.elapsed_secs,
+        count(r.pool.allocated)
+    );
+    let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
+    if failed.is_empty() {
+        let _ = writeln!(
+            s,
+            "  accounting      OK ({} checks: received = forwarded + dropped at every stage and link; every packet in left dedup once)",
+            checks.len()
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "  accounting      FAILED {} of {} checks:",
+            failed.len(),
+            checks.len()
+        );
+        for f in failed {
+            let _ = writeln!(s, "    - {} ({})", f.name, f.detail);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_get_thousands_separators() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(1234567), "1,234,567");
+    }
+}

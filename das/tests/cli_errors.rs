@@ -1,0 +1,86 @@
+//! Bad input and bad options give one clear error line and a non-zero exit, never a
+//! panic.
+
+use std::process::{Command, Output};
+
+fn das(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_das"))
+        .args(args)
+        .output()
+        .expect("das runs")
+}
+
+fn assert_error(args: &[&str], expected: &str) {
+    let out = das(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    assert!(
+        stderr.contains(expected),
+        "{args:?}: expected {expected:?} in:\n{stderr}"
+    );
+}
+
+#[test]
+fn bad_options_are_explained() {
+    assert_error(
+        &["run", "--nodes", "1", "--scheme", "das"],
+        "needs at least 2 nodes",
+    );
+    assert_error(&["run", "--nodes", "0"], "--nodes must be at least 1");
+    assert_error(
+        &["run", "--scheme", "cloning"],
+        "expected single, clone or das",
+    );
+    assert_error(&["run", "--batch", "0"], "batch size 0 is outside 1..=256");
+    assert_error(&["run", "--window", "1000"], "must be a power of two");
+    assert_error(&["run", "--attacks", "2"], "attack");
+    assert_error(
+        &["run", "--pcap", "x.pcap", "--pace", "fast"],
+        "cannot read pace",
+    );
+    assert_error(
+        &["run", "--pcap", "x.pcap", "--pace", "0pps"],
+        "must be a positive",
+    );
+    assert_error(&["run", "--size-mix", "64:x"], "mix");
+}
+
+#[test]
+fn bad_files_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_error(
+        &["run", "--pcap", "does-not-exist.pcap"],
+        "does-not-exist.pcap",
+    );
+    let junk = dir.path().join("junk.pcap");
+    std::fs::write(&junk, b"this is not a capture at all, just text").unwrap();
+    assert_error(
+        &["run", "--pcap", junk.to_str().unwrap()],
+        "not a pcap or pcapng file",
+    );
+    let out_dir = dir.path().join("no/such/dir/out.pcap");
+    assert_error(
+        &["run", "--flows", "10", "--out", out_dir.to_str().unwrap()],
+        "cannot write",
+    );
+    assert_error(
+        &["gen", "--out", out_dir.to_str().unwrap()],
+        "cannot create",
+    );
+}
+
+#[test]
+fn help_explains_each_command() {
+    for cmd in ["run", "gen"] {
+        let out = das(&[cmd, "--help"]);
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("--out"), "{text}");
+    }
+    let top = String::from_utf8_lossy(&das(&["--help"]).stdout).to_string();
+    assert!(
+        top.contains("UPP/sec") && top.contains("run") && top.contains("gen"),
+        "{top}"
+    );
+}

@@ -1,1 +1,0 @@
-//! Pcap and pcapng ports.

@@ -1,0 +1,93 @@
+//! The dedup thread: polls every node's output queues, keeps first copies, transmits
+//! them on the output port.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use dataplane::port::send_all;
+use dataplane::{Batch, BufPool, Doorbell, Idler, PortError, RxOutcome, RxQueue, TxQueue};
+
+use crate::stage::{Dedup, DedupCounters, DedupReport};
+
+/// The queues a dedup thread serves.
+pub struct DedupIo {
+    /// Copies arriving from the nodes.
+    pub inputs: Vec<Box<dyn RxQueue>>,
+    /// Where unique packets go.
+    pub output: Box<dyn TxQueue>,
+}
+
+/// A running dedup thread.
+pub struct DedupHandle {
+    counters: Arc<DedupCounters>,
+    thread: JoinHandle<Result<DedupReport, PortError>>,
+}
+
+impl DedupHandle {
+    /// Live counters.
+    pub fn counters(&self) -> &Arc<DedupCounters> {
+        &self.counters
+    }
+
+    /// Whether the thread has stopped.
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+
+    /// Waits until every input has ended and the output is flushed.
+    pub fn join(self) -> Result<DedupReport, PortError> {
+        self.thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+/// Starts the dedup thread. It ends when every input queue has ended.
+pub fn spawn(
+    mut dedup: Dedup,
+    mut io: DedupIo,
+    pool: BufPool,
+    batch_size: usize,
+) -> std::io::Result<DedupHandle> {
+    let counters = dedup.counters();
+    let thread = std::thread::Builder::new()
+        .name("dedup".into())
+        .spawn(move || {
+            let mut bufs = pool.cache();
+            let bell = Doorbell::for_current_thread();
+            for q in &mut io.inputs {
+                q.set_doorbell(bell.clone());
+            }
+            io.output.set_doorbell(bell.clone());
+            let mut idler = Idler::new(bell);
+            let batch = |n| Batch::with_capacity(n).expect("batch size checked by caller");
+            let (mut input, mut unique) = (batch(batch_size), batch(batch_size));
+            let mut ended = vec![false; io.inputs.len()];
+            while ended.iter().any(|e| !e) {
+                let mut work = false;
+                for (q, done) in io.inputs.iter_mut().zip(ended.iter_mut()) {
+                    if *done {
+                        continue;
+                    }
+                    match q.rx_burst(&mut input, &mut bufs)? {
+                        RxOutcome::Received(_) => {
+                            work = true;
+                            let now = dataplane::clock::now_ns();
+                            dedup.dispatch(&mut input, &mut unique, &mut bufs, now);
+                            send_all(io.output.as_mut(), &mut unique, &mut bufs, &mut idler)?;
+                        }
+                        RxOutcome::Ended => *done = true,
+                        RxOutcome::Idle => {}
+                    }
+                }
+                if work {
+                    idler.busy();
+                } else {
+                    idler.idle();
+                }
+            }
+            io.output.flush()?;
+            Ok(dedup.report())
+        })?;
+    Ok(DedupHandle { counters, thread })
+}

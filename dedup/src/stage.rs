@@ -1,0 +1,304 @@
+//! The dedup D-Stage: the first copy of each job wins.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dataplane::counters::{Counter, DropReason, StageCounters, StageSnapshot};
+use dataplane::meta::{self, CopyKind};
+use dataplane::{Batch, BufCache};
+use hdrhistogram::Histogram;
+
+use crate::upp::{UppMeter, UppReport};
+use crate::window::{JobWindow, Seen, WindowError};
+
+/// Dedup settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DedupConfig {
+    /// Job ids remembered per duplicator (a power of two). It must exceed the spread of
+    /// job ids in flight between the duplicator and dedup, or first copies arrive late
+    /// and are dropped (counted as `late_copy`).
+    pub window: usize,
+    /// Interval of the UPP/sec timeline.
+    pub upp_interval: Duration,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            window: 1 << 20,
+            upp_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Errors from dedup settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DedupError {
+    /// Bad window size.
+    #[error(transparent)]
+    Window(#[from] WindowError),
+}
+
+/// Dedup's counters, readable while it runs.
+#[derive(Debug, Default)]
+pub struct DedupCounters {
+    /// Copies received, unique packets forwarded, copies dropped by reason.
+    pub stage: StageCounters,
+    /// Unique packets whose first copy to arrive was the primary.
+    pub first_from_primary: Counter,
+    /// Unique packets whose first copy to arrive was the duplicate ("rescued").
+    pub first_from_duplicate: Counter,
+}
+
+/// Per-packet latency from the duplicator's ingress stamp to dedup, in microseconds.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LatencyReport {
+    /// Packets measured.
+    pub count: u64,
+    /// Median.
+    pub p50_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// 99.9th percentile.
+    pub p999_us: f64,
+    /// Largest.
+    pub max_us: f64,
+}
+
+/// Everything dedup measured.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DedupReport {
+    /// Received, forwarded (unique) and dropped copies.
+    pub counters: StageSnapshot,
+    /// Unique packets first delivered by their primary copy.
+    pub first_from_primary: u64,
+    /// Unique packets first delivered by their duplicate copy.
+    pub first_from_duplicate: u64,
+    /// Goodput.
+    pub upp: UppReport,
+    /// Ingress-to-dedup latency of unique packets.
+    pub latency: LatencyReport,
+    /// Job ids remembered per duplicator, and the memory that takes.
+    pub window: usize,
+    /// Bytes of window memory in use (all duplicators seen).
+    pub window_memory_bytes: usize,
+}
+
+/// The dedup stage state of one thread.
+pub struct Dedup {
+    config: DedupConfig,
+    windows: Vec<Option<JobWindow>>,
+    counters: Arc<DedupCounters>,
+    upp: UppMeter,
+    latency: Histogram<u64>,
+}
+
+impl std::fmt::Debug for Dedup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dedup")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// Longest latency the histogram tracks (longer values are clamped): one hour.
+const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
+
+impl Dedup {
+    /// A dedup stage with `config`.
+    pub fn new(config: DedupConfig) -> Result<Self, DedupError> {
+        // Validate the size now rather than on the first packet.
+        JobWindow::new(config.window)?;
+        Ok(Dedup {
+            config,
+            windows: vec![None; 256],
+            counters: Arc::default(),
+            upp: UppMeter::new(config.upp_interval),
+            latency: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)
+                .expect("static histogram bounds are valid"),
+        })
+    }
+
+    /// The live counters.
+    pub fn counters(&self) -> Arc<DedupCounters> {
+        self.counters.clone()
+    }
+
+    /// Takes copies from the front of `input`, moves the first copy of each job, with its
+    /// metadata stripped, to `unique`, and frees the rest into `bufs`, counting why.
+    /// Stops when `unique` is full; what is left stays in `input`.
+    pub fn dispatch(
+        &mut self,
+        input: &mut Batch,
+        unique: &mut Batch,
+        bufs: &mut BufCache,
+        now_ns: u64,
+    ) {
+        let take = input.len().min(unique.room());
+        let c = &self.counters;
+        let (mut from_primary, mut from_duplicate) = (0u64, 0u64);
+        let (mut repeat, mut late, mut foreign) = (0u64, 0u64, 0u64);
+        for mut pkt in input.drain_front(take) {
+            let meta = match meta::decap(&mut pkt) {
+                Ok(meta) => meta,
+                Err(_) => {
+                    foreign += 1;
+                    bufs.free(pkt);
+                    continue;
+                }
+            };
+            let window = self.windows[meta.duplicator as usize].get_or_insert_with(|| {
+                JobWindow::new(self.config.window).expect("size validated in new")
+            });
+            match window.observe(meta.job.0) {
+                Seen::First => {
+                    match meta.kind {
+                        CopyKind::Primary => from_primary += 1,
+                        CopyKind::Duplicate => from_duplicate += 1,
+                    }
+                    let latency = now_ns
+                        .saturating_sub(meta.ingress_ns)
+                        .clamp(1, MAX_LATENCY_NS);
+                    self.latency.saturating_record(latency);
+                    // Cannot fail: at most unique.room() packets are taken.
+                    let _ = unique.push(pkt);
+                }
+                Seen::Repeat => {
+                    repeat += 1;
+                    bufs.free(pkt);
+                }
+                Seen::Late => {
+                    late += 1;
+                    bufs.free(pkt);
+                }
+            }
+        }
+        let forwarded = from_primary + from_duplicate;
+        c.stage.received.add(take as u64);
+        c.stage.forwarded.add(forwarded);
+        c.stage.dropped.add(DropReason::DuplicateCopy, repeat);
+        c.stage.dropped.add(DropReason::LateCopy, late);
+        c.stage.dropped.add(DropReason::MissingMetadata, foreign);
+        c.first_from_primary.add(from_primary);
+        c.first_from_duplicate.add(from_duplicate);
+        self.upp.record(now_ns, forwarded);
+    }
+
+    /// What dedup measured so far.
+    pub fn report(&self) -> DedupReport {
+        let h = &self.latency;
+        let us = |ns: u64| ns as f64 / 1e3;
+        DedupReport {
+            counters: self.counters.stage.snapshot(),
+            first_from_primary: self.counters.first_from_primary.get(),
+            first_from_duplicate: self.counters.first_from_duplicate.get(),
+            upp: self.upp.report(),
+            latency: if h.is_empty() {
+                LatencyReport::default()
+            } else {
+                LatencyReport {
+                    count: h.len(),
+                    p50_us: us(h.value_at_quantile(0.5)),
+                    p99_us: us(h.value_at_quantile(0.99)),
+                    p999_us: us(h.value_at_quantile(0.999)),
+                    max_us: us(h.max()),
+                }
+            },
+            window: self.config.window,
+            window_memory_bytes: self
+                .windows
+                .iter()
+                .flatten()
+                .map(JobWindow::memory_bytes)
+                .sum(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dataplane::BufPool;
+    use dataplane::meta::{JobId, JobMeta, Priority, Steering};
+
+    fn copy(bufs: &mut BufCache, job: u64, kind: CopyKind, duplicator: u8) -> dataplane::PacketBuf {
+        let mut pkt = bufs.alloc_from(&job.to_be_bytes()).unwrap();
+        let meta = JobMeta {
+            job: JobId(job),
+            kind,
+            priority: Priority::High,
+            ingress_ns: 1_000,
+            duplicator,
+        };
+        meta::encap(&mut pkt, &meta, Steering { node: 0, queue: 0 });
+        pkt
+    }
+
+    #[test]
+    fn first_copy_wins_and_everything_is_counted() {
+        let pool = BufPool::default();
+        let mut bufs = pool.cache();
+        let mut dedup = Dedup::new(DedupConfig {
+            window: 64,
+            ..DedupConfig::default()
+        })
+        .unwrap();
+        let mut input = Batch::with_capacity(16).unwrap();
+        let mut unique = Batch::with_capacity(16).unwrap();
+        let copies = [
+            (1, CopyKind::Duplicate, 0),
+            (1, CopyKind::Primary, 0),
+            (2, CopyKind::Primary, 0),
+            (2, CopyKind::Primary, 1), // same id, other duplicator: a different job
+            (200, CopyKind::Primary, 0),
+            (2, CopyKind::Duplicate, 0), // late: 200 - 2 >= 64
+        ];
+        for (job, kind, d) in copies {
+            input.push(copy(&mut bufs, job, kind, d)).unwrap();
+        }
+        input
+            .push(bufs.alloc_from(b"no metadata here").unwrap())
+            .unwrap();
+        dedup.dispatch(&mut input, &mut unique, &mut bufs, 5_000);
+        assert!(input.is_empty());
+        let jobs: Vec<u64> = unique
+            .iter()
+            .map(|p| u64::from_be_bytes(p.data().try_into().unwrap()))
+            .collect();
+        assert_eq!(jobs, vec![1, 2, 2, 200]);
+        let r = dedup.report();
+        assert_eq!(r.counters.received, 7);
+        assert_eq!(r.counters.forwarded, 4);
+        assert_eq!(r.counters.dropped_for(DropReason::DuplicateCopy), 1);
+        assert_eq!(r.counters.dropped_for(DropReason::LateCopy), 1);
+        assert_eq!(r.counters.dropped_for(DropReason::MissingMetadata), 1);
+        assert!(r.counters.balanced());
+        assert_eq!((r.first_from_primary, r.first_from_duplicate), (3, 1));
+        assert_eq!(r.latency.count, 4);
+        assert!((r.latency.p50_us - 4.0).abs() < 0.01);
+        assert_eq!(r.window_memory_bytes, 16);
+    }
+
+    #[test]
+    fn a_full_output_leaves_the_rest_in_the_input() {
+        let pool = BufPool::default();
+        let mut bufs = pool.cache();
+        let mut dedup = Dedup::new(DedupConfig::default()).unwrap();
+        let mut input = Batch::with_capacity(8).unwrap();
+        let mut unique = Batch::with_capacity(2).unwrap();
+        for job in 0..5 {
+            input
+                .push(copy(&mut bufs, job, CopyKind::Primary, 0))
+                .unwrap();
+        }
+        dedup.dispatch(&mut input, &mut unique, &mut bufs, 0);
+        assert_eq!((unique.len(), input.len()), (2, 3));
+        assert!(
+            Dedup::new(DedupConfig {
+                window: 1000,
+                ..DedupConfig::default()
+            })
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,258 @@
+//! The duplicator's dispatch, observed on ring ports: where each copy goes and what it
+//! carries, for every scheme.
+
+use std::collections::HashMap;
+
+use dataplane::flow::{Toeplitz, frame_hash};
+use dataplane::meta::{CopyKind, JobFrame, Priority};
+use dataplane::port::Port;
+use dataplane::ring::{Overflow, RingPort, RingQueueConfig};
+use dataplane::{Batch, BufPool, Doorbell, Idler, RxOutcome, RxQueue};
+use duplicator::{Duplicator, DuplicatorConfig, DuplicatorError, NodeOutput, NodeTable, Scheme};
+
+/// A minimal IPv4/UDP frame between two hosts; `reverse` swaps the endpoints.
+fn udp_frame(flow: u32, reverse: bool) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[12] = 0x08;
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&46u16.to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    let a = [10, 0, (flow >> 8) as u8, flow as u8];
+    let b = [192, 0, 2, 1];
+    // Ports unrelated to the address: the symmetric key folds fields by XOR, so a
+    // port that moved in step with the address would cancel it out.
+    let client_port = 40_000 + (flow.wrapping_mul(7_919) % 20_000) as u16;
+    let (src, dst, sp, dp) = if reverse {
+        (b, a, 53u16, client_port)
+    } else {
+        (a, b, client_port, 53)
+    };
+    f[26..30].copy_from_slice(&src);
+    f[30..34].copy_from_slice(&dst);
+    f[34..36].copy_from_slice(&sp.to_be_bytes());
+    f[36..38].copy_from_slice(&dp.to_be_bytes());
+    f[38..40].copy_from_slice(&26u16.to_be_bytes());
+    f
+}
+
+struct Rig {
+    nodes: Vec<RingPort>,
+    duplicator: Duplicator,
+    pool: BufPool,
+}
+
+fn rig(nodes: usize, scheme: Scheme) -> Rig {
+    let mut ports: Vec<RingPort> = (0..nodes)
+        .map(|i| {
+            RingPort::new(
+                &format!("node{i}"),
+                &[
+                    RingQueueConfig::new(4096, Overflow::Backpressure),
+                    RingQueueConfig::new(4096, Overflow::DropOldest),
+                ],
+            )
+            .unwrap()
+        })
+        .collect();
+    let outputs = ports
+        .iter_mut()
+        .map(|p| NodeOutput {
+            primary: p.take_tx_queue(0).unwrap(),
+            duplicate: p.take_tx_queue(1).unwrap(),
+        })
+        .collect();
+    let duplicator = Duplicator::new(
+        DuplicatorConfig {
+            id: 7,
+            nodes,
+            scheme,
+            batch: 32,
+        },
+        outputs,
+    )
+    .unwrap();
+    Rig {
+        nodes: ports,
+        duplicator,
+        pool: BufPool::default(),
+    }
+}
+
+/// Every copy the nodes received: (node, queue, frame bytes).
+fn drain(nodes: &mut [RingPort], pool: &BufPool) -> Vec<(usize, usize, Vec<u8>)> {
+    let mut bufs = pool.cache();
+    let mut out = Vec::new();
+    for (i, port) in nodes.iter_mut().enumerate() {
+        for q in 0..2 {
+            let mut rx: Box<dyn RxQueue> = port.take_rx_queue(q).unwrap();
+            let mut batch = Batch::with_capacity(256).unwrap();
+            while let RxOutcome::Received(_) = rx.rx_burst(&mut batch, &mut bufs).unwrap() {
+                out.extend(batch.drain().map(|p| (i, q, p.data().to_vec())));
+            }
+        }
+    }
+    out
+}
+
+fn dispatch_flows(rig: &mut Rig, flows: u32) -> Vec<Vec<u8>> {
+    let mut bufs = rig.pool.cache();
+    let mut idler = Idler::new(Doorbell::for_current_thread());
+    let mut sent = Vec::new();
+    let mut batch = Batch::with_capacity(32).unwrap();
+    for flow in 0..flows {
+        for reverse in [false, true] {
+            let frame = udp_frame(flow, reverse);
+            batch.push(bufs.alloc_from(&frame).unwrap()).unwrap();
+            sent.push(frame);
+            if batch.is_full() {
+                rig.duplicator
+                    .dispatch(&mut batch, &mut bufs, &mut idler, 42)
+                    .unwrap();
+            }
+        }
+    }
+    rig.duplicator
+        .dispatch(&mut batch, &mut bufs, &mut idler, 42)
+        .unwrap();
+    sent
+}
+
+#[test]
+fn das_sends_primary_to_queue_0_and_duplicate_to_another_nodes_queue_1() {
+    let mut rig = rig(3, Scheme::Das);
+    let sent = dispatch_flows(&mut rig, 200);
+    let copies = drain(&mut rig.nodes, &rig.pool);
+    assert_eq!(copies.len(), 2 * sent.len());
+    let hasher = Toeplitz::symmetric();
+    let table = NodeTable::new(3).unwrap();
+    let mut by_job: HashMap<u64, Vec<(usize, usize, CopyKind)>> = HashMap::new();
+    for (node, queue, bytes) in &copies {
+        let f = JobFrame::new_checked(&bytes[..]).unwrap();
+        let meta = f.meta();
+        assert_eq!(meta.duplicator, 7);
+        assert_eq!(meta.ingress_ns, 42);
+        assert_eq!(f.steering().unwrap().node as usize, *node);
+        assert_eq!(f.steering().unwrap().queue as usize, *queue);
+        assert_eq!(
+            f.inner(),
+            &sent[meta.job.0 as usize][..],
+            "job ids follow arrival order"
+        );
+        let expected_priority = if meta.kind == CopyKind::Primary {
+            Priority::High
+        } else {
+            Priority::Low
+        };
+        assert_eq!(meta.priority, expected_priority);
+        if meta.kind == CopyKind::Primary {
+            assert_eq!(*node, table.primary(frame_hash(&hasher, f.inner())));
+        }
+        by_job
+            .entry(meta.job.0)
+            .or_default()
+            .push((*node, *queue, meta.kind));
+    }
+    assert_eq!(by_job.len(), sent.len());
+    for (job, copies) in &by_job {
+        let primary = copies
+            .iter()
+            .find(|c| c.2 == CopyKind::Primary)
+            .expect("a primary");
+        let dup = copies
+            .iter()
+            .find(|c| c.2 == CopyKind::Duplicate)
+            .expect("a duplicate");
+        assert_eq!((primary.1, dup.1), (0, 1), "job {job}");
+        assert_ne!(
+            primary.0, dup.0,
+            "job {job}: duplicate on the primary's node"
+        );
+    }
+    // Both directions of a flow share their primary node.
+    for flow in 0..200usize {
+        let fwd = by_job[&(2 * flow as u64)]
+            .iter()
+            .find(|c| c.2 == CopyKind::Primary)
+            .unwrap()
+            .0;
+        let rev = by_job[&(2 * flow as u64 + 1)]
+            .iter()
+            .find(|c| c.2 == CopyKind::Primary)
+            .unwrap()
+            .0;
+        assert_eq!(fwd, rev, "flow {flow}");
+    }
+    let report = rig.duplicator.report();
+    assert_eq!(report.duplicates, sent.len() as u64);
+    assert_eq!(
+        report.primaries_per_node.iter().sum::<u64>(),
+        sent.len() as u64
+    );
+    assert!(
+        report.primaries_per_node.iter().all(|&n| n > 50),
+        "{:?}",
+        report.primaries_per_node
+    );
+}
+
+#[test]
+fn clone_sends_the_duplicate_at_equal_priority_and_single_sends_none() {
+    let mut rig_clone = rig(2, Scheme::Clone);
+    let sent = dispatch_flows(&mut rig_clone, 50);
+    let copies = drain(&mut rig_clone.nodes, &rig_clone.pool);
+    assert_eq!(copies.len(), 2 * sent.len());
+    assert!(copies.iter().all(|(_, q, _)| *q == 0));
+    let dups = copies
+        .iter()
+        .filter(|(_, _, b)| JobFrame::new_checked(&b[..]).unwrap().kind() == CopyKind::Duplicate)
+        .count();
+    assert_eq!(dups, sent.len());
+
+    let mut rig_single = rig(2, Scheme::Single);
+    let sent = dispatch_flows(&mut rig_single, 50);
+    let copies = drain(&mut rig_single.nodes, &rig_single.pool);
+    assert_eq!(copies.len(), sent.len());
+    assert_eq!(rig_single.duplicator.report().duplicates, 0);
+}
+
+#[test]
+fn bad_settings_are_refused_with_a_reason() {
+    let err = Duplicator::new(
+        DuplicatorConfig {
+            id: 0,
+            nodes: 1,
+            scheme: Scheme::Das,
+            batch: 32,
+        },
+        Vec::new(),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(err, DuplicatorError::NeedsTwoNodes(Scheme::Das));
+    assert!(err.to_string().contains("at least 2 nodes"));
+    let err = Duplicator::new(
+        DuplicatorConfig {
+            id: 0,
+            nodes: 2,
+            scheme: Scheme::Single,
+            batch: 32,
+        },
+        Vec::new(),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(err, DuplicatorError::OutputCount { given: 0, nodes: 2 });
+    assert!(
+        Duplicator::new(
+            DuplicatorConfig {
+                id: 0,
+                nodes: 0,
+                scheme: Scheme::Single,
+                batch: 32
+            },
+            Vec::new()
+        )
+        .is_err()
+    );
+}
