@@ -1,8 +1,10 @@
 //! `das`: duplication made safe for IDS clusters.
 //!
 //! Subcommands: `run` replays traffic through duplicator → IDS nodes → dedup in one
-//! process; `gen` writes generated traffic to a pcap file.
+//! process; `gen` writes generated traffic to a pcap file; `dpdk-config` checks the
+//! DPDK configuration and prints its EAL arguments and flow rules.
 
+mod dpdk_cmd;
 mod gen_cmd;
 mod pipeline;
 mod report;
@@ -30,6 +32,9 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Write realistic, deterministic generated traffic to a pcap file.
     Gen(gen_cmd::GenArgs),
+    /// Check the DPDK configuration (EAL, ports, flow rules) and print the EAL arguments
+    /// and the steering rules in dpdk-testpmd syntax.
+    DpdkConfig(dpdk_cmd::DpdkConfigArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +42,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(args) => run_cmd::run(args),
         Command::Gen(args) => gen_cmd::run(args),
+        Command::DpdkConfig(args) => dpdk_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -188,3 +188,40 @@ fn looped_replay_delivers_every_loop_once() {
     expected.sort();
     assert_eq!(bytes, expected);
 }
+
+#[test]
+fn buffers_are_recycled_not_allocated_per_packet() {
+    // However much traffic passes, the pool allocates at most what the queues, the
+    // thread caches and the batches in hand can hold at once.
+    let nodes = 2u64;
+    let (queue, dup_queue, batch) = (1024u64, 1024u64, 32u64);
+    let threads = 3 + 2 * nodes;
+    let bound = queue * (1 + 3 * nodes) + dup_queue * nodes + threads * (128 + 4 * batch);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("stats.json");
+    let res = das(&[
+        "run",
+        "-q",
+        "--flows",
+        "3000",
+        "--nodes",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let packets = report["report"]["source_forward"]["packets"]
+        .as_u64()
+        .unwrap();
+    let allocated = report["report"]["pool"]["allocated"].as_u64().unwrap();
+    assert!(packets > 200_000, "{packets} packets");
+    assert!(
+        allocated <= bound,
+        "{allocated} buffers allocated for {packets} packets (bound {bound})"
+    );
+}

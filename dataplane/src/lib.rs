@@ -17,6 +17,7 @@ pub mod buf;
 pub mod clock;
 pub mod counters;
 pub mod doorbell;
+pub mod dpdk_config;
 pub mod flow;
 pub mod forward;
 pub mod memory;

@@ -97,7 +97,9 @@ pub struct QueueCounters {
     pub rx_packets: Counter,
     /// Bytes received from this queue.
     pub rx_bytes: Counter,
-    /// Packets transmitted on this queue.
+    /// Packets transmitted on this queue: every packet the queue took from a sender,
+    /// including those its overflow policy then dropped, so that once the queue is
+    /// drained `tx_packets = rx_packets + dropped`.
     pub tx_packets: Counter,
     /// Bytes transmitted on this queue.
     pub tx_bytes: Counter,

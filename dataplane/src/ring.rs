@@ -191,8 +191,15 @@ impl TxQueue for SpscTx {
             self.link.wake_consumer();
         }
         if self.drop_tail && room < wanted {
+            // Refused packets count as sent to this queue and dropped by it, so that on
+            // every queue tx_packets = rx_packets + dropped (+ still queued).
             let dropped = wanted - room;
+            let bytes = batch.as_slice()[..dropped]
+                .iter()
+                .map(|p| p.len() as u64)
+                .sum();
             bufs.free_all(batch.drain_front(dropped));
+            self.link.counters.count_tx(dropped, bytes);
             self.link
                 .counters
                 .count_drop(DropReason::QueueFull, dropped as u64);
@@ -404,6 +411,7 @@ mod tests {
             port.stats().queues[0].dropped.get("queue_full").copied(),
             Some(3)
         );
+        assert_eq!(port.stats().queues[0].tx_packets, 5);
     }
 
     #[test]
