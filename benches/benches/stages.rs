@@ -1,7 +1,9 @@
 //! Per-stage throughput on in-memory rings: packets per second on one core, by batch
 //! size and packet size. Every stage is driven on the bench thread with its outputs on
 //! null ports (or rings drained on the same thread), so a figure is the cost of the
-//! stage alone. Run: `cargo bench -p das-benches --bench stages`.
+//! stage alone. Each timed call processes one batch freshly filled by an untimed setup
+//! (its frames are in cache, as a packet just received from a neighbouring core's ring
+//! mostly is). Run: `cargo bench -p das-benches --bench stages`.
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use das_benches::{IMIX, SIZES, frames, imix_frames};
@@ -134,7 +136,7 @@ fn bench_duplicator(c: &mut Criterion) {
                             batch
                         },
                         |batch| dup.dispatch(batch, &mut run_bufs, &mut idler, 1).unwrap(),
-                        BatchSize::SmallInput,
+                        BatchSize::PerIteration,
                     )
                 });
             }
@@ -200,7 +202,7 @@ fn bench_worker(c: &mut Criterion) {
                             process_batch(&mut nf, batch, &mut output, &counters, &mut run_bufs);
                             output.free_into(&mut run_bufs);
                         },
-                        BatchSize::SmallInput,
+                        BatchSize::PerIteration,
                     )
                 },
             );
@@ -253,7 +255,7 @@ fn bench_dedup(c: &mut Criterion) {
                             dedup.dispatch(batch, &mut unique, &mut run_bufs, 2);
                             unique.free_into(&mut run_bufs);
                         },
-                        BatchSize::SmallInput,
+                        BatchSize::PerIteration,
                     )
                 },
             );

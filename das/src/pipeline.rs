@@ -4,7 +4,7 @@
 //! This module only wires stages to ports and threads; the stages live in their crates.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use dataplane::forward::{ForwardReport, spawn_forward};
@@ -109,7 +109,8 @@ pub struct RunReport {
     pub nodes: usize,
     /// Packets per batch.
     pub batch: usize,
-    /// Wall-clock seconds from the first thread's start to the last thread's end.
+    /// Wall-clock seconds from the first thread's start until dedup, the last stage,
+    /// finished.
     pub elapsed_secs: f64,
     /// What the source delivered, and its port counters (drops of unusable records).
     pub source_forward: ForwardReport,
@@ -184,7 +185,7 @@ pub fn run(
         )?);
     }
 
-    let started = Instant::now();
+    let started_ns = dataplane::clock::now_ns();
     let source = spawn_forward(
         "source",
         source_port.port().take_rx_queue(0)?,
@@ -264,7 +265,7 @@ pub fn run(
 
     let dedup_counters = dedup.counters().clone();
     while !dedup.is_finished() {
-        std::thread::sleep(tick.min(Duration::from_millis(100)));
+        std::thread::sleep(tick);
         progress(
             dup_counters.stage.received.get(),
             dedup_counters.stage.forwarded.get(),
@@ -278,7 +279,6 @@ pub fn run(
     let duplicator_result = duplicator.join();
     let node_results: Vec<_> = nodes.into_iter().map(|n| n.join()).collect();
     let dedup_result = dedup.join();
-    let elapsed_secs = started.elapsed().as_secs_f64();
     let source_forward = source_result.context("traffic source")?;
     let duplicator = duplicator_result.context("duplicator")?;
     let node_reports = node_results
@@ -287,6 +287,7 @@ pub fn run(
         .map(|(i, r)| r.with_context(|| format!("node {i}")))
         .collect::<Result<Vec<_>>>()?;
     let dedup = dedup_result.context("dedup")?;
+    let elapsed_secs = dedup.reported_ns.saturating_sub(started_ns) as f64 / 1e9;
 
     let mut links = vec![LinkReport {
         port: ingress.stats(),

@@ -157,7 +157,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
             .expect("static template"),
     );
-    let report = pipeline::run(config, Duration::from_millis(200), |packets_in, unique| {
+    let report = pipeline::run(config, Duration::from_millis(50), |packets_in, unique| {
         bar.set_message(format!(
             "{} packets in, {} unique out",
             report::count(packets_in),

@@ -82,6 +82,9 @@ pub struct DedupReport {
     pub window: usize,
     /// Bytes of window memory in use (all duplicators seen).
     pub window_memory_bytes: usize,
+    /// When the report was made (at the end of a run: when dedup finished), ns since
+    /// the UNIX epoch.
+    pub reported_ns: u64,
 }
 
 /// The dedup stage state of one thread.
@@ -211,6 +214,7 @@ impl Dedup {
                 .flatten()
                 .map(JobWindow::memory_bytes)
                 .sum(),
+            reported_ns: dataplane::clock::now_ns(),
         }
     }
 }

@@ -90,6 +90,9 @@ pub struct Duplicator {
     outputs: Vec<NodeOutput>,
     /// Per node, copies waiting for queue 0 and queue 1.
     staged: Vec<[Batch; 2]>,
+    /// Per node, primaries and duplicates sent since the counters were last published
+    /// (published once per dispatch, not per packet).
+    unpublished: Vec<[u64; 2]>,
     counters: std::sync::Arc<DuplicatorCounters>,
 }
 
@@ -125,6 +128,7 @@ impl Duplicator {
             next_job: 0,
             outputs,
             staged,
+            unpublished: vec![[0; 2]; config.nodes],
             counters: std::sync::Arc::new(DuplicatorCounters {
                 stage: StageCounters::default(),
                 duplicates: Counter::default(),
@@ -188,7 +192,7 @@ impl Duplicator {
                         queue,
                     },
                 );
-                self.counters.duplicates_per_node[secondary].add(1);
+                self.unpublished[secondary][1] += 1;
                 duplicates += 1;
                 self.stage(secondary, queue, dup, bufs, idler)?;
             }
@@ -200,12 +204,21 @@ impl Duplicator {
                     queue: 0,
                 },
             );
-            self.counters.primaries_per_node[primary].add(1);
+            self.unpublished[primary][0] += 1;
             self.stage(primary, 0, pkt, bufs, idler)?;
         }
         self.counters.stage.received.add(received);
         self.counters.stage.forwarded.add(received);
         self.counters.duplicates.add(duplicates);
+        for (node, counts) in self.unpublished.iter_mut().enumerate() {
+            if counts[0] > 0 {
+                self.counters.primaries_per_node[node].add(counts[0]);
+            }
+            if counts[1] > 0 {
+                self.counters.duplicates_per_node[node].add(counts[1]);
+            }
+            *counts = [0; 2];
+        }
         self.flush(bufs, idler)
     }
 
