@@ -86,6 +86,31 @@ fn bench_flow_hash(c: &mut Criterion) {
     g.finish();
 }
 
+/// The symmetric key takes the folded tables, any other key the per-byte ones; both
+/// hash the same IPv4 4-tuples.
+fn bench_toeplitz(c: &mut Criterion) {
+    let mut g = c.benchmark_group("toeplitz_v4");
+    let tuples: Vec<([u8; 4], [u8; 4], (u16, u16))> = (0..4096u32)
+        .map(|i| (i.to_be_bytes(), (!i).to_be_bytes(), (i as u16, 53)))
+        .collect();
+    let mut other_key = dataplane::flow::SYMMETRIC_RSS_KEY;
+    other_key[39] ^= 1;
+    for (label, hasher) in [
+        ("folded (symmetric key)", Toeplitz::symmetric()),
+        ("per-byte (other key)", Toeplitz::new(&other_key)),
+    ] {
+        g.throughput(Throughput::Elements(tuples.len() as u64));
+        g.bench_function(label, |b| {
+            b.iter(|| {
+                tuples
+                    .iter()
+                    .fold(0u32, |acc, &(s, d, p)| acc ^ hasher.hash_v4(s, d, Some(p)))
+            })
+        });
+    }
+    g.finish();
+}
+
 fn duplicator_for(scheme: Scheme, nodes: usize, batch: usize) -> (Duplicator, Vec<NullPort>) {
     let mut ports: Vec<NullPort> = (0..nodes)
         .map(|i| NullPort::new(&format!("n{i}"), 2))
@@ -271,6 +296,7 @@ mod group {
     criterion_group!(
         benches,
         bench_ring,
+        bench_toeplitz,
         bench_flow_hash,
         bench_duplicator,
         bench_worker,
