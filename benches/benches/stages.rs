@@ -90,7 +90,8 @@ fn bench_flow_hash(c: &mut Criterion) {
 /// hash the same IPv4 4-tuples.
 fn bench_toeplitz(c: &mut Criterion) {
     let mut g = c.benchmark_group("toeplitz_v4");
-    let tuples: Vec<([u8; 4], [u8; 4], (u16, u16))> = (0..4096u32)
+    type V4Tuple = ([u8; 4], [u8; 4], (u16, u16));
+    let tuples: Vec<V4Tuple> = (0..4096u32)
         .map(|i| (i.to_be_bytes(), (!i).to_be_bytes(), (i as u16, 53)))
         .collect();
     let mut other_key = dataplane::flow::SYMMETRIC_RSS_KEY;
