@@ -12,10 +12,10 @@ use dataplane::meta::{self, CopyKind, JobId, JobMeta, Priority, Steering};
 use dataplane::null::NullPort;
 use dataplane::port::Port;
 use dataplane::ring::{Overflow, RingPort, RingQueueConfig};
-use dataplane::{Batch, BufCache, BufPool, Doorbell, Idler, PacketBuf, StageCounters};
+use dataplane::{Batch, BufCache, BufPool, Doorbell, Idler, PacketBuf};
 use dedup::{Dedup, DedupConfig};
 use duplicator::{Duplicator, DuplicatorConfig, NodeOutput, Scheme};
-use ids_worker::{Forwarder, process_batch};
+use ids_worker::{BatchContext, Forwarder, InstanceCounters, process_batch};
 
 const BATCHES: [usize; 3] = [32, 64, 256];
 const FLOWS: u32 = 4096;
@@ -189,6 +189,7 @@ fn copies(frames: &[Vec<u8>], with_duplicates: bool) -> Vec<Vec<u8>> {
                 priority: Priority::High,
                 ingress_ns: 1,
                 duplicator: 0,
+                peer: None,
             };
             meta::encap(&mut buf, &m, Steering { node: 0, queue: 0 });
             out.push(buf.data().to_vec());
@@ -204,7 +205,7 @@ fn bench_worker(c: &mut Criterion) {
     // Setup allocates from `bufs`, the timed routine frees into `run_bufs`: buffers
     // cycle through the shared pool and nothing is allocated in steady state.
     let mut run_bufs = pool.cache();
-    let counters = StageCounters::default();
+    let counters = InstanceCounters::default();
     for batch_size in BATCHES {
         for (label, frames) in size_cases() {
             if batch_size != 32 && !label.starts_with("60B") {
@@ -225,7 +226,11 @@ fn bench_worker(c: &mut Criterion) {
                             batch
                         },
                         |batch| {
-                            process_batch(&mut nf, batch, &mut output, &counters, &mut run_bufs);
+                            let ctx = BatchContext {
+                                counters: &counters,
+                                purge: None,
+                            };
+                            process_batch(&mut nf, batch, &mut output, &ctx, &mut run_bufs);
                             output.free_into(&mut run_bufs);
                         },
                         BatchSize::PerIteration,

@@ -9,6 +9,7 @@ mod gen_cmd;
 mod pipeline;
 mod report;
 mod run_cmd;
+mod spec;
 
 use clap::{Parser, Subcommand};
 

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use dataplane::completion::{CompletionCounters, completion_channel};
 use dataplane::forward::{ForwardReport, spawn_forward};
+use dataplane::health::NodeHealth;
 use dataplane::memory::{IterPort, TimedFrame};
 use dataplane::null::NullPort;
 use dataplane::pcap::{PcapPort, PcapWriterPort, ReplayConfig};
@@ -16,7 +18,15 @@ use dataplane::ring::{Overflow, RingPort, RingQueueConfig};
 use dataplane::{BufPool, buf::PoolStats};
 use dedup::{Dedup, DedupConfig, DedupIo, DedupReport};
 use duplicator::{Duplicator, DuplicatorConfig, DuplicatorReport, NodeOutput, Scheme};
-use ids_worker::{Forwarder, NodeConfig, NodeQueues, NodeReport, PriorityMode};
+use ids_worker::capacity::NodeCgroup;
+use ids_worker::{
+    DuplicatePolicy, Forwarder, NetworkFunction, NodeConfig, NodeFaults, NodeIo, NodeReport,
+    SchedClass, SchedMode, Spin, Straggler, StragglerReport,
+};
+use std::sync::Arc;
+
+/// Completion notices a node's channel holds before dedup drops new ones.
+const NOTICE_CAPACITY: usize = 1 << 16;
 
 /// Where the traffic comes from.
 pub enum Source {
@@ -63,6 +73,24 @@ impl SourcePort {
     }
 }
 
+/// The network function every node instance runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FunctionChoice {
+    /// Forward everything (no cost).
+    Forward,
+    /// Spin this long per packet, then forward (a fixed, known cost).
+    Spin(Duration),
+}
+
+impl FunctionChoice {
+    fn make(self) -> Box<dyn NetworkFunction> {
+        match self {
+            FunctionChoice::Forward => Box::new(Forwarder::default()),
+            FunctionChoice::Spin(cost) => Box::new(Spin::new(cost, 0.0)),
+        }
+    }
+}
+
 /// Settings of one pipeline run.
 pub struct PipelineConfig {
     /// The traffic.
@@ -73,16 +101,31 @@ pub struct PipelineConfig {
     pub scheme: Scheme,
     /// Packets per batch everywhere.
     pub batch: usize,
-    /// Capacity of every lossless queue (source link, node queue 0, node outputs).
+    /// Capacity of the source link, of each node's queue 0 and of the node outputs.
     pub queue_capacity: usize,
-    /// Capacity of each node's duplicate queue (queue 1, drop-oldest).
+    /// What a full node queue 0 does: backpressure (lossless, default) or drop-tail (as
+    /// a NIC's receive ring: primaries a busy node cannot take are dropped and counted).
+    pub primary_overflow: Overflow,
+    /// Capacity of each node's duplicate queue (queue 1).
     pub duplicate_capacity: usize,
+    /// What a node's duplicate queue does when full, and whether dedup purges.
+    pub duplicate_policy: DuplicatePolicy,
     /// Dedup window, in job ids.
     pub window: usize,
     /// CPUs the nodes are pinned to, round robin (empty: no pinning).
     pub cores: Vec<usize>,
-    /// OS priorities of each node's instances.
-    pub priorities: PriorityMode,
+    /// How each node shares its core between its instances.
+    pub mode: SchedMode,
+    /// Duplicates an `inline` node inspects per turn.
+    pub duplicate_batch: usize,
+    /// Fraction of a core each node gets from its own cgroup (none: no limit).
+    pub capacity: Option<f64>,
+    /// Faults per node (missing entries: none).
+    pub faults: Vec<NodeFaults>,
+    /// Stragglers.
+    pub stragglers: Vec<Straggler>,
+    /// The nodes' network function.
+    pub function: FunctionChoice,
     /// Where unique packets are written (none: counted and freed).
     pub output: Option<PathBuf>,
     /// Interval of the UPP/sec timeline.
@@ -98,6 +141,17 @@ pub struct LinkReport {
     pub overflow: Vec<Overflow>,
 }
 
+/// Counters of one node's completion-notice channel.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NoticeReport {
+    /// Node index.
+    pub node: usize,
+    /// Notices dedup put in the channel.
+    pub sent: u64,
+    /// Notices dropped because the channel was full.
+    pub dropped: u64,
+}
+
 /// Everything one run measured.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunReport {
@@ -109,10 +163,16 @@ pub struct RunReport {
     pub nodes: usize,
     /// Packets per batch.
     pub batch: usize,
+    /// Node scheduling mode.
+    pub mode: SchedMode,
+    /// Duplicate-queue policy.
+    pub duplicate_policy: DuplicatePolicy,
+    /// Whether node queue 0 is lossless.
+    pub primary_overflow: Overflow,
     /// Wall-clock seconds from the first thread's start until dedup, the last stage,
     /// finished.
     pub elapsed_secs: f64,
-    /// What the source delivered, and its port counters (drops of unusable records).
+    /// What the source delivered.
     pub source_forward: ForwardReport,
     /// The source port's counters.
     pub source_port: PortStats,
@@ -122,8 +182,12 @@ pub struct RunReport {
     pub duplicator: DuplicatorReport,
     /// Each node.
     pub node_reports: Vec<NodeReport>,
+    /// Each straggler.
+    pub stragglers: Vec<StragglerReport>,
     /// Dedup.
     pub dedup: DedupReport,
+    /// Completion notices per node (active purge only).
+    pub notices: Vec<NoticeReport>,
     /// The links: source→duplicator, duplicator→node i, node i→dedup.
     pub links: Vec<LinkReport>,
     /// The output port.
@@ -145,9 +209,37 @@ pub fn run(
         bail!("--nodes must be at least 1");
     }
     dataplane::Batch::with_capacity(config.batch).context("--batch")?;
+    if let Some(s) = config.stragglers.iter().find(|s| s.node >= config.nodes) {
+        bail!(
+            "a straggler targets node {}, but there are {} nodes",
+            s.node,
+            config.nodes
+        );
+    }
+    if config.faults.len() > config.nodes {
+        bail!(
+            "faults are planned for node {}, but there are {} nodes",
+            config.faults.len() - 1,
+            config.nodes
+        );
+    }
     let pool = BufPool::default();
     let lossless = RingQueueConfig::new(config.queue_capacity, Overflow::Backpressure);
-    let bounded = RingQueueConfig::new(config.duplicate_capacity, Overflow::DropOldest);
+    let primary_queue = RingQueueConfig::new(config.queue_capacity, config.primary_overflow);
+    let duplicate_overflow = match config.duplicate_policy {
+        DuplicatePolicy::DropTail => Overflow::DropTail,
+        DuplicatePolicy::DropOldest | DuplicatePolicy::Purge => Overflow::DropOldest,
+    };
+    let duplicate_queue = RingQueueConfig::new(config.duplicate_capacity, duplicate_overflow);
+    let purge = config.duplicate_policy == DuplicatePolicy::Purge;
+
+    let cgroups = match config.capacity {
+        Some(fraction) => (0..config.nodes)
+            .map(|i| NodeCgroup::create(i, fraction).map(|c| Some(Arc::new(c))))
+            .collect::<Result<Vec<_>, _>>()
+            .context("--node-capacity")?,
+        None => vec![None; config.nodes],
+    };
 
     let (mut source_port, source_desc) = match config.source {
         Source::Pcap { path, replay } => {
@@ -174,18 +266,32 @@ pub fn run(
     let mut ingress = RingPort::new("source->duplicator", &[lossless])?;
     let mut to_nodes = Vec::new();
     let mut from_nodes = Vec::new();
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    let mut notice_counters: Vec<Arc<CompletionCounters>> = Vec::new();
     for i in 0..config.nodes {
         to_nodes.push(RingPort::new(
             &format!("duplicator->node{i}"),
-            &[lossless, bounded],
+            &[primary_queue, duplicate_queue],
         )?);
         from_nodes.push(RingPort::new(
             &format!("node{i}->dedup"),
             &[lossless, lossless],
         )?);
+        if purge {
+            let (tx, rx) = completion_channel(NOTICE_CAPACITY);
+            notice_counters.push(tx.counters());
+            senders.push(Some(tx));
+            receivers.push(Some(rx));
+        } else {
+            senders.push(None);
+            receivers.push(None);
+        }
     }
+    let health = NodeHealth::new(config.nodes);
 
     let started_ns = dataplane::clock::now_ns();
+    let origin_ns = dataplane::clock::monotonic_ns();
     let source = spawn_forward(
         "source",
         source_port.port().take_rx_queue(0)?,
@@ -211,7 +317,8 @@ pub fn run(
             batch: config.batch,
         },
         outputs,
-    )?;
+    )?
+    .with_health(health.clone());
     let dup_counters = duplicator.counters();
     let duplicator = duplicator::spawn(
         duplicator,
@@ -221,28 +328,51 @@ pub fn run(
     )?;
 
     let mut nodes = Vec::new();
-    for i in 0..config.nodes {
-        let queues = NodeQueues {
+    let core_of =
+        |i: usize| (!config.cores.is_empty()).then(|| config.cores[i % config.cores.len()]);
+    for (i, notices) in receivers.into_iter().enumerate() {
+        let io = NodeIo {
             primary_rx: to_nodes[i].take_rx_queue(0)?,
             duplicate_rx: to_nodes[i].take_rx_queue(1)?,
             primary_tx: from_nodes[i].take_tx_queue(0)?,
             duplicate_tx: from_nodes[i].take_tx_queue(1)?,
+            notices,
+            health: health.clone(),
+            origin_ns,
+            cgroup: cgroups[i].clone(),
         };
-        let core = (!config.cores.is_empty()).then(|| config.cores[i % config.cores.len()]);
         let node_config = NodeConfig {
-            id: i,
-            core,
             batch: config.batch,
-            priorities: config.priorities,
+            duplicate_batch: config.duplicate_batch.min(config.batch),
+            mode: config.mode,
+            faults: config.faults.get(i).cloned().unwrap_or_default(),
+            ..NodeConfig::new(i, core_of(i))
         };
         nodes.push(ids_worker::spawn_node(
             node_config,
-            Forwarder::default(),
-            Forwarder::default(),
-            queues,
+            config.function.make(),
+            config.function.make(),
+            io,
             &pool,
         )?);
     }
+    let straggler_class = match config.mode {
+        SchedMode::Os => SchedClass::Fifo(ids_worker::node::PRIMARY_FIFO_PRIORITY + 1),
+        SchedMode::Inline => SchedClass::Boosted,
+    };
+    let stragglers = config
+        .stragglers
+        .iter()
+        .map(|&s| {
+            ids_worker::spawn_straggler(
+                s,
+                core_of(s.node),
+                straggler_class,
+                cgroups[s.node].clone(),
+                origin_ns,
+            )
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
 
     let mut inputs = Vec::new();
     for link in &mut from_nodes {
@@ -252,12 +382,14 @@ pub fn run(
     let dedup = Dedup::new(DedupConfig {
         window: config.window,
         upp_interval: config.upp_interval,
+        notify: purge,
     })?;
     let dedup = dedup::spawn(
         dedup,
         DedupIo {
             inputs,
             output: output_port.take_tx_queue(0)?,
+            notices: senders,
         },
         pool.clone(),
         config.batch,
@@ -287,6 +419,10 @@ pub fn run(
         .map(|(i, r)| r.with_context(|| format!("node {i}")))
         .collect::<Result<Vec<_>>>()?;
     let dedup = dedup_result.context("dedup")?;
+    let stragglers = stragglers
+        .into_iter()
+        .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        .collect();
     let elapsed_secs = dedup.reported_ns.saturating_sub(started_ns) as f64 / 1e9;
 
     let mut links = vec![LinkReport {
@@ -296,7 +432,7 @@ pub fn run(
     for (to, from) in to_nodes.iter().zip(&from_nodes) {
         links.push(LinkReport {
             port: to.stats(),
-            overflow: vec![lossless.overflow, bounded.overflow],
+            overflow: vec![primary_queue.overflow, duplicate_queue.overflow],
         });
         links.push(LinkReport {
             port: from.stats(),
@@ -308,13 +444,26 @@ pub fn run(
         scheme: config.scheme,
         nodes: config.nodes,
         batch: config.batch,
+        mode: config.mode,
+        duplicate_policy: config.duplicate_policy,
+        primary_overflow: config.primary_overflow,
         elapsed_secs,
         source_forward,
         source_port: source_port.port().stats(),
         source_warnings: source_port.warnings(),
         duplicator,
         node_reports,
+        stragglers,
         dedup,
+        notices: notice_counters
+            .iter()
+            .enumerate()
+            .map(|(node, c)| NoticeReport {
+                node,
+                sent: c.sent.get(),
+                dropped: c.dropped.get(),
+            })
+            .collect(),
         links,
         output: output_port.stats(),
         output_path: config.output,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use dataplane::port::QueueStats;
+use dataplane::ring::Overflow;
 use duplicator::Scheme;
 
 use crate::pipeline::RunReport;
@@ -38,9 +39,14 @@ fn queue_drops(q: &QueueStats) -> u64 {
     q.dropped.values().sum()
 }
 
+/// The name of the end-to-end check of lossless runs.
+const EXACTLY_ONCE: &str = "every packet in left dedup exactly once";
+
 /// Every identity a completed run must satisfy: at each stage received = forwarded +
-/// dropped, on each link sent = received + dropped, and end to end every packet in left
-/// dedup exactly once.
+/// dropped, on each link sent = received + dropped, the duplicator's copies all
+/// accounted for, and end to end every job left dedup exactly once when nothing on the
+/// way was allowed to lose one (lossless primary queues, no dead node, no verdict drop);
+/// otherwise at most once.
 pub fn accounting(r: &RunReport) -> Vec<Check> {
     let mut c = Vec::new();
     let src_q = &r.source_port.queues[0];
@@ -60,60 +66,57 @@ pub fn accounting(r: &RunReport) -> Vec<Check> {
         "tx vs rx + dropped",
     );
     let dup = &r.duplicator;
+    let jobs = &dup.counters;
     check(
         &mut c,
         "duplicator received what the source sent",
-        dup.counters.received,
+        jobs.received,
         r.source_forward.packets,
         "received vs source delivered",
     );
     check(
         &mut c,
         "duplicator: received = forwarded + dropped",
-        dup.counters.received,
-        dup.counters.forwarded + dup.counters.dropped_total(),
+        jobs.received,
+        jobs.forwarded + jobs.dropped_total(),
         "received vs forwarded + dropped",
     );
-    let expected_dups = if r.scheme == Scheme::Single {
-        0
-    } else {
-        dup.counters.received
-    };
+    let taken: u64 = dup.copies_per_node.iter().flatten().sum();
+    let lost: u64 = dup.copies_lost_per_node.iter().sum();
     check(
         &mut c,
-        "duplicator: one duplicate per packet by scheme",
-        dup.duplicates,
-        expected_dups,
-        "duplicates vs expected",
+        "duplicator: every copy taken by a node queue or lost with its node",
+        taken + lost,
+        jobs.forwarded - dup.failovers + dup.duplicates,
+        "taken + lost vs dispatched",
     );
-    for (i, node) in r.node_reports.iter().enumerate() {
-        let to = &r.links[1 + 2 * i].port.queues;
-        let from = &r.links[2 + 2 * i].port.queues;
-        let (q0_expected, q1_expected) = match r.scheme {
-            Scheme::Single | Scheme::Das => (
-                dup.primaries_per_node[i],
-                if r.scheme == Scheme::Das {
-                    dup.duplicates_per_node[i]
-                } else {
-                    0
-                },
-            ),
-            Scheme::Clone => (dup.primaries_per_node[i] + dup.duplicates_per_node[i], 0),
+    if dup.dead_nodes.is_empty() {
+        let expected = if r.scheme == Scheme::Single {
+            0
+        } else {
+            jobs.received
         };
         check(
             &mut c,
-            format!("node {i} queue 0: sent by duplicator"),
-            to[0].tx_packets,
-            q0_expected,
-            "queue tx vs copies sent",
+            "duplicator: one duplicate per packet by scheme",
+            dup.duplicates,
+            expected,
+            "duplicates vs expected",
         );
-        check(
-            &mut c,
-            format!("node {i} queue 1: sent by duplicator"),
-            to[1].tx_packets,
-            q1_expected,
-            "queue tx vs copies sent",
-        );
+    }
+    let mut nf_drops = 0;
+    for (i, node) in r.node_reports.iter().enumerate() {
+        let to = &r.links[1 + 2 * i].port.queues;
+        let from = &r.links[2 + 2 * i].port.queues;
+        for q in 0..2 {
+            check(
+                &mut c,
+                format!("node {i} queue {q}: took what the duplicator counted"),
+                to[q].tx_packets,
+                dup.copies_per_node[i][q],
+                "queue tx vs duplicator",
+            );
+        }
         for (q, inst) in [(&to[0], &node.primary), (&to[1], &node.secondary)] {
             let role = format!("{:?}", inst.role).to_lowercase();
             check(
@@ -137,6 +140,7 @@ pub fn accounting(r: &RunReport) -> Vec<Check> {
                 inst.counters.forwarded + inst.counters.dropped_total(),
                 "received vs forwarded + dropped",
             );
+            nf_drops += inst.counters.dropped_for(dataplane::DropReason::NfVerdict);
         }
         for (q, inst) in [(&from[0], &node.primary), (&from[1], &node.secondary)] {
             check(
@@ -174,13 +178,30 @@ pub fn accounting(r: &RunReport) -> Vec<Check> {
         d.forwarded + d.dropped_total(),
         "received vs unique + dropped",
     );
-    check(
-        &mut c,
-        "every packet in left dedup exactly once",
-        d.forwarded,
-        dup.counters.received,
-        "unique out vs packets in",
-    );
+    let lossless = r.primary_overflow == Overflow::Backpressure
+        && dup.dead_nodes.is_empty()
+        && nf_drops == 0
+        && jobs.dropped_total() == 0;
+    if lossless {
+        check(
+            &mut c,
+            EXACTLY_ONCE,
+            d.forwarded,
+            jobs.received,
+            "unique out vs packets in",
+        );
+    } else {
+        c.push(Check {
+            name: "no packet left dedup twice".into(),
+            ok: d.forwarded <= jobs.forwarded,
+            detail: format!(
+                "unique out {} vs jobs dispatched {} ({} jobs lost: lossy primary queues, dead nodes or verdict drops allow it)",
+                d.forwarded,
+                jobs.forwarded,
+                jobs.received.saturating_sub(d.forwarded)
+            ),
+        });
+    }
     check(
         &mut c,
         "output wrote every unique packet",
@@ -253,8 +274,13 @@ pub fn summary(r: &RunReport, checks: &[Check]) -> String {
     let dup = &r.duplicator;
     let _ = writeln!(
         s,
-        "das run: {} nodes, scheme {}, batch {}; traffic: {}",
-        r.nodes, r.scheme, r.batch, r.source
+        "das run: {} nodes ({} scheduling), scheme {}, duplicate queue {}, batch {}; traffic: {}",
+        r.nodes,
+        r.mode.name(),
+        r.scheme,
+        r.duplicate_policy.name(),
+        r.batch,
+        r.source
     );
     let src_drops = queue_drops(&r.source_port.queues[0]);
     let _ = writeln!(
@@ -273,18 +299,30 @@ pub fn summary(r: &RunReport, checks: &[Check]) -> String {
     );
     let _ = writeln!(
         s,
-        "  duplicator      {} jobs -> {} primaries + {} duplicates",
+        "  duplicator      {} jobs -> {} dispatched with {} duplicates",
         count(dup.counters.received),
         count(dup.counters.forwarded),
         count(dup.duplicates)
     );
+    if !dup.dead_nodes.is_empty() {
+        let _ = writeln!(
+            s,
+            "  node failures   nodes {:?} found down: {} duplicates failed over to high priority, {} copies lost with their node",
+            dup.dead_nodes,
+            count(dup.failovers),
+            count(dup.copies_lost_per_node.iter().sum())
+        );
+    }
     for n in &r.node_reports {
-        let core = n
+        let mut core = n
             .core
             .map_or("unpinned".to_string(), |c| format!("cpu {c}"));
+        if let Some(f) = n.capacity {
+            let _ = write!(core, ", {:.0} % of a core", f * 100.0);
+        }
         let inst = |i: &ids_worker::InstanceReport| {
             let dropped_at_queue = queue_drops(&i.queue);
-            let mut t = format!("{} inspected", count(i.counters.received));
+            let mut t = format!("{} inspected", count(i.inspected));
             if dropped_at_queue > 0 {
                 let _ = write!(t, ", {} dropped at queue", count(dropped_at_queue));
             }
@@ -300,6 +338,9 @@ pub fn summary(r: &RunReport, checks: &[Check]) -> String {
             inst(&n.primary),
             inst(&n.secondary)
         );
+        if let Some(t) = n.killed_at_secs {
+            let _ = writeln!(s, "    killed at {t:.3} s");
+        }
     }
     let _ = writeln!(
         s,
@@ -309,6 +350,27 @@ pub fn summary(r: &RunReport, checks: &[Check]) -> String {
         count(d.first_from_primary),
         count(d.first_from_duplicate)
     );
+    for st in &r.stragglers {
+        let _ = writeln!(
+            s,
+            "  straggler       node {}: {:.0} % busy from {:.1} s for {:.1} s (spun {:.2} s)",
+            st.straggler.node,
+            st.straggler.intensity * 100.0,
+            st.straggler.window.start.as_secs_f64(),
+            st.straggler.window.duration.as_secs_f64(),
+            st.busy_secs
+        );
+    }
+    if !r.notices.is_empty() {
+        let sent: u64 = r.notices.iter().map(|n| n.sent).sum();
+        let dropped: u64 = r.notices.iter().map(|n| n.dropped).sum();
+        let _ = writeln!(
+            s,
+            "  purge notices   {} sent to the nodes, {} dropped (channel full)",
+            count(sent),
+            count(dropped)
+        );
+    }
     let out = match &r.output_path {
         Some(p) => format!(" -> {}", p.display()),
         None => String::new(),
@@ -364,9 +426,14 @@ pub fn summary(r: &RunReport, checks: &[Check]) -> String {
     );
     let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
     if failed.is_empty() {
+        let end_to_end = if checks.iter().any(|c| c.name == EXACTLY_ONCE) {
+            "every packet in left dedup once"
+        } else {
+            "no packet left dedup twice (this run could lose jobs)"
+        };
         let _ = writeln!(
             s,
-            "  accounting      OK ({} checks: received = forwarded + dropped at every stage and link; every packet in left dedup once)",
+            "  accounting      OK ({} checks: received = forwarded + dropped at every stage and link; {end_to_end})",
             checks.len()
         );
     } else {

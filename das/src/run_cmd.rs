@@ -7,12 +7,14 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use dataplane::pcap::{Pace, ReplayConfig};
+use dataplane::ring::Overflow;
 use duplicator::Scheme;
-use ids_worker::PriorityMode;
+use ids_worker::{DuplicatePolicy, NodeFaults, RunWindow, SchedMode, Straggler};
 
 use crate::gen_cmd::TrafficArgs;
-use crate::pipeline::{self, PipelineConfig, Source};
+use crate::pipeline::{self, FunctionChoice, PipelineConfig, Source};
 use crate::report;
+use crate::spec;
 
 /// Options of `das run`.
 #[derive(Debug, Args)]
@@ -71,6 +73,50 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1 << 20, value_name = "N")]
     window: usize,
 
+    /// What a full node queue 0 does: backpressure (lossless: the duplicator waits) or
+    /// drop-tail (as a NIC ring: primaries a busy node cannot take are dropped).
+    #[arg(long, default_value = "backpressure", value_name = "POLICY", value_parser = parse_overflow)]
+    primary_overflow: Overflow,
+
+    /// What a node's duplicate queue does when full: drop-oldest, drop-tail, or purge
+    /// (drop-oldest, and duplicates whose primary was already delivered are removed
+    /// before inspection, on completion notices from dedup).
+    #[arg(long, default_value = "drop-oldest", value_name = "POLICY")]
+    dup_policy: DuplicatePolicy,
+
+    /// How a node shares its core between its instances: inline (one thread, primaries
+    /// first, a small duplicate batch when they are idle) or os (primary thread at
+    /// SCHED_FIFO, secondary at SCHED_IDLE).
+    #[arg(long, default_value = "inline", value_name = "MODE")]
+    sched: SchedMode,
+
+    /// Duplicates an inline node inspects per turn.
+    #[arg(long, default_value_t = ids_worker::node::DEFAULT_DUPLICATE_BATCH, value_name = "N")]
+    dup_batch: usize,
+
+    /// The nodes' network function: forward (no cost) or spin:COST (a fixed CPU cost
+    /// per packet, e.g. spin:2us).
+    #[arg(long, default_value = "forward", value_name = "FUNCTION", value_parser = spec::function)]
+    nf: FunctionChoice,
+
+    /// Give each node this fraction of a core (e.g. 0.4) with its own cgroup, so that
+    /// nodes sharing a core stay independent (cgroup v1 cpu controller, root).
+    #[arg(long, value_name = "F", value_parser = spec::fraction)]
+    node_capacity: Option<f64>,
+
+    /// A CPU-hungry background task on a node's core: NODE:START:DURATION:INTENSITY,
+    /// e.g. 0:1s:3s:0.5 takes half of node 0's CPU from 1 s to 4 s. Repeatable.
+    #[arg(long, value_name = "SPEC", value_parser = spec::straggler)]
+    straggler: Vec<Straggler>,
+
+    /// Pause a node: NODE:START:DURATION, e.g. 1:2s:500ms. Repeatable.
+    #[arg(long, value_name = "SPEC", value_parser = spec::pause)]
+    pause: Vec<(usize, RunWindow)>,
+
+    /// Kill a node: NODE:AT, e.g. 1:2s (its flows fail over to their duplicates).
+    #[arg(long, value_name = "SPEC", value_parser = spec::kill)]
+    kill: Vec<(usize, Duration)>,
+
     /// CPUs to pin nodes to, round robin, e.g. 0,1 (default: every CPU of the process).
     #[arg(
         long,
@@ -83,10 +129,6 @@ pub struct RunArgs {
     /// Do not pin nodes to CPUs.
     #[arg(long)]
     no_pin: bool,
-
-    /// Run both instances of a node at normal priority (default: secondary at SCHED_IDLE).
-    #[arg(long)]
-    equal_priority: bool,
 
     /// Interval of the UPP/sec timeline in the JSON report, in milliseconds.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
@@ -131,6 +173,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         args.cores.clone()
     };
+    let planned = args
+        .pause
+        .iter()
+        .map(|p| p.0)
+        .chain(args.kill.iter().map(|k| k.0));
+    let mut faults = vec![NodeFaults::default(); planned.max().map_or(0, |n| n + 1)];
+    for &(node, window) in &args.pause {
+        faults[node].pauses.push(window);
+    }
+    for &(node, at) in &args.kill {
+        faults[node].kill_at = Some(at);
+    }
     let config = PipelineConfig {
         source,
         nodes: args.nodes,
@@ -140,11 +194,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         duplicate_capacity: args.dup_queue_size,
         window: args.window,
         cores,
-        priorities: if args.equal_priority {
-            PriorityMode::Equal
-        } else {
-            PriorityMode::Split
-        },
+        primary_overflow: args.primary_overflow,
+        duplicate_policy: args.dup_policy,
+        mode: args.sched,
+        duplicate_batch: args.dup_batch,
+        capacity: args.node_capacity,
+        faults,
+        stragglers: args.straggler.clone(),
+        function: args.nf,
         output: args.out.clone(),
         upp_interval: Duration::from_millis(args.upp_interval_ms.max(1)),
     };
@@ -167,8 +224,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     })?;
     bar.finish_and_clear();
     for node in &report.node_reports {
-        for w in node.primary.warnings.iter().chain(&node.secondary.warnings) {
+        for w in node.threads.iter().flat_map(|t| &t.warnings) {
             eprintln!("das: warning: node {}: {w}", node.id);
+        }
+    }
+    for st in &report.stragglers {
+        for w in &st.warnings {
+            eprintln!("das: warning: straggler on node {}: {w}", st.straggler.node);
         }
     }
     let checks = report::accounting(&report);
@@ -184,4 +246,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn parse_overflow(text: &str) -> Result<Overflow, String> {
+    match text {
+        "backpressure" => Ok(Overflow::Backpressure),
+        "drop-tail" => Ok(Overflow::DropTail),
+        _ => Err(format!("{text:?}: expected backpressure or drop-tail")),
+    }
 }

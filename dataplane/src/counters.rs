@@ -26,11 +26,16 @@ pub enum DropReason {
     NfVerdict,
     /// A capture record cut short at the end of its file (a capture that was killed).
     TruncatedRecord,
+    /// A duplicate whose job its other copy had already delivered, removed before
+    /// inspection (active purge).
+    Purged,
+    /// A copy for a node that was down (killed, or its queue's receiver gone).
+    NodeDown,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 11] = [
         DropReason::QueueOverflow,
         DropReason::QueueFull,
         DropReason::Malformed,
@@ -40,6 +45,8 @@ impl DropReason {
         DropReason::UnsupportedLinkType,
         DropReason::NfVerdict,
         DropReason::TruncatedRecord,
+        DropReason::Purged,
+        DropReason::NodeDown,
     ];
 
     /// The reason's name in reports (snake case).
@@ -54,6 +61,8 @@ impl DropReason {
             DropReason::UnsupportedLinkType => "unsupported_link_type",
             DropReason::NfVerdict => "nf_verdict",
             DropReason::TruncatedRecord => "truncated_record",
+            DropReason::Purged => "purged",
+            DropReason::NodeDown => "node_down",
         }
     }
 

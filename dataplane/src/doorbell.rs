@@ -13,12 +13,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::thread::Thread;
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
+
+use crate::clock::monotonic_ns;
+
 /// The wake-up handle of one thread.
 #[derive(Debug)]
 pub struct Doorbell {
     sleeping: AtomicBool,
     thread: Thread,
     wakeups: AtomicU64,
+    /// When the first ring since the owner last slept came ([`monotonic_ns`]; 0: none).
+    rung_at_ns: AtomicU64,
 }
 
 impl Doorbell {
@@ -28,6 +34,7 @@ impl Doorbell {
             sleeping: AtomicBool::new(false),
             thread: std::thread::current(),
             wakeups: AtomicU64::new(0),
+            rung_at_ns: AtomicU64::new(0),
         })
     }
 
@@ -36,6 +43,10 @@ impl Doorbell {
     pub fn ring(&self) {
         fence(Ordering::SeqCst);
         if self.sleeping.load(Ordering::Relaxed) {
+            let now = monotonic_ns().max(1);
+            let _ = self
+                .rung_at_ns
+                .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
             self.wakeups.fetch_add(1, Ordering::Relaxed);
             self.thread.unpark();
         }
@@ -55,10 +66,14 @@ impl Doorbell {
         self.sleeping.store(false, Ordering::Relaxed);
     }
 
-    /// Parks the owner until rung or until `timeout`, then disarms.
-    pub fn sleep(&self, timeout: Duration) {
+    /// Parks the owner until rung or until `timeout`, then disarms. Returns the wake-up
+    /// latency in nanoseconds (from the ring to the owner running again) when a ring
+    /// woke it.
+    pub fn sleep(&self, timeout: Duration) -> Option<u64> {
         std::thread::park_timeout(timeout);
         self.disarm();
+        let rung = self.rung_at_ns.swap(0, Ordering::Relaxed);
+        (rung != 0).then(|| monotonic_ns().saturating_sub(rung))
     }
 
     /// How many times a producer woke this thread.
@@ -77,6 +92,7 @@ pub struct Idler {
     spin_rounds: u32,
     yield_rounds: u32,
     max_sleep: Duration,
+    wake_latency: Histogram<u64>,
 }
 
 /// Rounds spent spinning before yielding, by default.
@@ -96,7 +112,14 @@ impl Idler {
             spin_rounds: DEFAULT_SPIN_ROUNDS,
             yield_rounds: DEFAULT_YIELD_ROUNDS,
             max_sleep: DEFAULT_MAX_SLEEP,
+            wake_latency: crate::latency::latency_histogram(),
         }
+    }
+
+    /// Wake-up latencies (ns from a producer's ring to this thread running again) of
+    /// every sleep a ring ended.
+    pub fn wake_latency(&self) -> &Histogram<u64> {
+        &self.wake_latency
     }
 
     /// Changes how many rounds are spun and yielded before sleeping.
@@ -134,7 +157,9 @@ impl Idler {
     pub fn idle(&mut self) {
         if self.armed {
             self.armed = false;
-            self.bell.sleep(self.max_sleep);
+            if let Some(ns) = self.bell.sleep(self.max_sleep) {
+                self.wake_latency.saturating_record(ns.max(1));
+            }
             return;
         }
         self.idle_rounds = self.idle_rounds.saturating_add(1);
@@ -164,23 +189,29 @@ mod tests {
             let bell = Doorbell::for_current_thread();
             tx.send(bell.clone()).unwrap();
             let start = Instant::now();
+            let mut latency = None;
             while w.load(Ordering::SeqCst) == 0 {
                 bell.arm();
                 if w.load(Ordering::SeqCst) != 0 {
                     bell.disarm();
                     break;
                 }
-                bell.sleep(Duration::from_secs(60));
+                latency = bell.sleep(Duration::from_secs(60)).or(latency);
             }
-            start.elapsed()
+            (start.elapsed(), latency)
         });
         let bell = rx.recv().unwrap();
-        std::thread::sleep(Duration::from_millis(20));
+        // Ring only once the sleeper has announced its sleep.
+        while !bell.sleeping.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         work.store(1, Ordering::SeqCst);
         bell.ring();
-        let waited = sleeper.join().unwrap();
+        let (waited, latency) = sleeper.join().unwrap();
         // Without the ring the sleeper would only wake at its 60 s timeout.
         assert!(waited < Duration::from_secs(30), "woke after {waited:?}");
+        let latency = latency.expect("the ring woke the sleeper and said when");
+        assert!(latency < 30_000_000_000);
     }
 
     #[test]

@@ -10,22 +10,30 @@
 //! - [`flow`]: the symmetric Toeplitz flow hash;
 //! - [`meta`]: the job metadata (job id, copy kind, ingress time) and its NSH encoding;
 //! - [`counters`]: per-stage counters where received = forwarded + dropped by reason;
-//! - [`doorbell`]: how idle stage threads sleep and get woken.
+//! - [`doorbell`]: how idle stage threads sleep and get woken;
+//! - [`completion`]: completion notices from dedup to the nodes (active purge), and
+//!   [`health`]: which nodes are up;
+//! - [`window`]: a sliding window over job ids (dedup's first-copy test, a node's
+//!   record of completed jobs).
 
 pub mod batch;
 pub mod buf;
 pub mod clock;
+pub mod completion;
 pub mod counters;
 pub mod doorbell;
 pub mod dpdk_config;
 pub mod flow;
 pub mod forward;
+pub mod health;
+pub mod latency;
 pub mod memory;
 pub mod meta;
 pub mod null;
 pub mod pcap;
 pub mod port;
 pub mod ring;
+pub mod window;
 pub mod wire;
 
 pub use batch::{Batch, DEFAULT_BATCH, MAX_BATCH};

@@ -15,7 +15,7 @@
 //!  42     1   copy kind: 0 primary, 1 duplicate
 //!  43     1   priority: 0 high, 1 low
 //!  44     1   duplicator id
-//!  45     1   reserved, 0
+//!  45     1   peer node: the node holding the job's other copy (0xff: none)
 //!  46         the original frame, byte for byte
 //! ```
 //!
@@ -94,7 +94,13 @@ pub struct JobMeta {
     pub ingress_ns: u64,
     /// Which duplicator stamped it (job ids are unique per duplicator).
     pub duplicator: u8,
+    /// The node holding the job's other copy, if there is one: where a completion
+    /// notice goes once this copy is delivered first.
+    pub peer: Option<u8>,
 }
+
+/// The peer byte of a job without another copy.
+pub const NO_PEER: u8 = 0xff;
 
 /// Where an encapsulated copy goes: a node and one of its queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -215,6 +221,12 @@ impl<T: AsRef<[u8]>> JobFrame<T> {
         self.bytes()[44]
     }
 
+    /// The node holding the job's other copy, if any.
+    pub fn peer(&self) -> Option<u8> {
+        let b = self.bytes()[45];
+        (b != NO_PEER).then_some(b)
+    }
+
     /// The node and queue named by the outer destination MAC, if it is a das address.
     pub fn steering(&self) -> Option<Steering> {
         let b = self.bytes();
@@ -232,6 +244,7 @@ impl<T: AsRef<[u8]>> JobFrame<T> {
             priority: self.priority(),
             ingress_ns: self.ingress_ns(),
             duplicator: self.duplicator(),
+            peer: self.peer(),
         }
     }
 
@@ -265,7 +278,7 @@ pub fn write_header(out: &mut [u8], meta: &JobMeta, to: Steering) {
         Priority::Low => 1,
     };
     out[44] = meta.duplicator;
-    out[45] = 0;
+    out[45] = meta.peer.unwrap_or(NO_PEER);
 }
 
 /// Prepends the metadata header to the frame in `buf` (in its headroom).
@@ -302,6 +315,7 @@ mod tests {
             priority: Priority::Low,
             ingress_ns: 1_700_000_000_123_456_789,
             duplicator: 3,
+            peer: Some(9),
         }
     }
 
@@ -318,7 +332,7 @@ mod tests {
             0xff, 0xf6, 0x01, 0x14, // TLV
             1, 2, 3, 4, 5, 6, 7, 8, // job
             0x17, 0x97, 0x9c, 0xfe, 0x3d, 0x85, 0xcd, 0x15, // ingress
-            1, 1, 3, 0,
+            1, 1, 3, 9,
         ];
         assert_eq!(hdr, expected);
     }
@@ -353,6 +367,7 @@ mod tests {
             low in any::<bool>(),
             duplicator in any::<u8>(),
             node in any::<u8>(),
+            peer in proptest::option::of(0u8..NO_PEER),
         ) {
             let meta = JobMeta {
                 job: JobId(job),
@@ -360,6 +375,7 @@ mod tests {
                 priority: if low { Priority::Low } else { Priority::High },
                 ingress_ns: ingress,
                 duplicator,
+                peer,
             };
             let to = Steering { node, queue: meta.priority.queue() };
             let mut buf = PacketBuf::from_frame(&frame).unwrap();

@@ -174,6 +174,11 @@ pub trait RxQueue: Send {
     /// cannot ring ignore it (the thread then wakes on its sleep timeout).
     fn set_doorbell(&mut self, _bell: Arc<Doorbell>) {}
 
+    /// Packets waiting in the queue, where the backend can tell.
+    fn depth(&self) -> Option<usize> {
+        None
+    }
+
     /// This queue's counters.
     fn counters(&self) -> Arc<QueueCounters>;
 }

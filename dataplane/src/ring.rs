@@ -63,7 +63,10 @@ struct Link {
     consumer_bell: OnceLock<Arc<Doorbell>>,
     producer_bell: OnceLock<Arc<Doorbell>>,
     producer_waiting: AtomicBool,
+    /// The sender is gone (end of stream).
     closed: AtomicBool,
+    /// The receiver is gone (its thread stopped): sends fail with `PeerGone`.
+    rx_closed: AtomicBool,
 }
 
 impl Link {
@@ -126,6 +129,8 @@ impl RingPort {
                 Overflow::DropOldest => {
                     let ring = Arc::new(ArrayQueue::new(cfg.capacity));
                     tx.push(Box::new(EvictingTx {
+                        port: name.to_string(),
+                        queue: q,
                         ring: ring.clone(),
                         link: link.clone(),
                     }));
@@ -265,18 +270,30 @@ impl RxQueue for SpscRx {
         let _ = self.link.consumer_bell.set(bell);
     }
 
+    fn depth(&self) -> Option<usize> {
+        Some(self.consumer.slots())
+    }
+
     fn counters(&self) -> Arc<QueueCounters> {
         self.link.counters.clone()
     }
 }
 
 struct EvictingTx {
+    port: String,
+    queue: usize,
     ring: Arc<ArrayQueue<PacketBuf>>,
     link: Arc<Link>,
 }
 
 impl TxQueue for EvictingTx {
     fn tx_burst(&mut self, batch: &mut Batch, bufs: &mut BufCache) -> Result<usize, PortError> {
+        if self.link.rx_closed.load(Ordering::Acquire) {
+            return Err(PortError::PeerGone {
+                port: self.port.clone(),
+                queue: self.queue,
+            });
+        }
         let n = batch.len();
         let mut bytes = 0u64;
         let mut evicted = 0u64;
@@ -316,6 +333,12 @@ struct EvictingRx {
     link: Arc<Link>,
 }
 
+impl Drop for EvictingRx {
+    fn drop(&mut self) {
+        self.link.rx_closed.store(true, Ordering::Release);
+    }
+}
+
 impl RxQueue for EvictingRx {
     fn rx_burst(
         &mut self,
@@ -350,6 +373,10 @@ impl RxQueue for EvictingRx {
         let _ = self.link.consumer_bell.set(bell);
     }
 
+    fn depth(&self) -> Option<usize> {
+        Some(self.ring.len())
+    }
+
     fn counters(&self) -> Arc<QueueCounters> {
         self.link.counters.clone()
     }
@@ -382,6 +409,7 @@ mod tests {
         fill(&mut batch, &mut bufs, 0..6);
         assert_eq!(tx.tx_burst(&mut batch, &mut bufs).unwrap(), 4);
         assert_eq!(frames(&batch), vec![4, 5]);
+        assert_eq!(rx.depth(), Some(4));
         let mut got = Batch::with_capacity(8).unwrap();
         assert_eq!(
             rx.rx_burst(&mut got, &mut bufs).unwrap(),
@@ -426,7 +454,9 @@ mod tests {
         fill(&mut batch, &mut bufs, 0..5);
         assert_eq!(tx.tx_burst(&mut batch, &mut bufs).unwrap(), 5);
         let mut got = Batch::with_capacity(8).unwrap();
+        assert_eq!(rx.depth(), Some(3));
         rx.rx_burst(&mut got, &mut bufs).unwrap();
+        assert_eq!(rx.depth(), Some(0));
         assert_eq!(frames(&got), vec![2, 3, 4]);
         let q = &port.stats().queues[0];
         assert_eq!(q.dropped.get("queue_overflow").copied(), Some(2));
@@ -475,17 +505,30 @@ mod tests {
 
     #[test]
     fn sending_to_a_dropped_receiver_is_an_error() {
-        let pool = BufPool::default();
-        let mut bufs = pool.cache();
-        let mut port =
-            RingPort::new("p", &[RingQueueConfig::new(4, Overflow::Backpressure)]).unwrap();
-        let mut tx = port.take_tx_queue(0).unwrap();
-        drop(port.take_rx_queue(0).unwrap());
-        let mut batch = Batch::with_capacity(4).unwrap();
-        fill(&mut batch, &mut bufs, 0..1);
-        assert!(matches!(
-            tx.tx_burst(&mut batch, &mut bufs),
-            Err(PortError::PeerGone { .. })
-        ));
+        for overflow in [
+            Overflow::Backpressure,
+            Overflow::DropTail,
+            Overflow::DropOldest,
+        ] {
+            let pool = BufPool::default();
+            let mut bufs = pool.cache();
+            let mut port = RingPort::new("p", &[RingQueueConfig::new(4, overflow)]).unwrap();
+            let mut tx = port.take_tx_queue(0).unwrap();
+            drop(port.take_rx_queue(0).unwrap());
+            let mut batch = Batch::with_capacity(4).unwrap();
+            fill(&mut batch, &mut bufs, 0..1);
+            assert!(
+                matches!(
+                    tx.tx_burst(&mut batch, &mut bufs),
+                    Err(PortError::PeerGone { .. })
+                ),
+                "{overflow:?}"
+            );
+            assert_eq!(
+                batch.len(),
+                1,
+                "{overflow:?}: the packet stays with the sender"
+            );
+        }
     }
 }

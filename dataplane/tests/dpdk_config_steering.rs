@@ -46,6 +46,7 @@ fn encapsulated(node: u8, queue: u8) -> Vec<u8> {
         },
         ingress_ns: 1_700_000_000_000_000_000,
         duplicator: 3,
+        peer: None,
     };
     let mut buf = PacketBuf::from_frame(&ipv4_udp_frame()).unwrap();
     encap(&mut buf, &meta, Steering { node, queue });

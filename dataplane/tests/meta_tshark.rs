@@ -55,6 +55,7 @@ fn tshark_decodes_the_nsh_header_and_the_inner_frame() {
                 priority: Priority::High,
                 ingress_ns: 1_700_000_000_000_000_001,
                 duplicator: 4,
+                peer: Some(2),
             },
             0u8,
         ),
@@ -65,6 +66,7 @@ fn tshark_decodes_the_nsh_header_and_the_inner_frame() {
                 priority: Priority::Low,
                 ingress_ns: 5,
                 duplicator: 4,
+                peer: None,
             },
             2u8,
         ),
@@ -150,7 +152,7 @@ fn tshark_decodes_the_nsh_header_and_the_inner_frame() {
         value.extend_from_slice(&m.job.0.to_be_bytes());
         value.extend_from_slice(&m.ingress_ns.to_be_bytes());
         let kind = u8::from(m.kind == CopyKind::Duplicate);
-        value.extend_from_slice(&[kind, queue, m.duplicator, 0]);
+        value.extend_from_slice(&[kind, queue, m.duplicator, m.peer.unwrap_or(meta::NO_PEER)]);
         let hex: String = value.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(fields[8].replace(':', ""), hex, "{text}");
         assert_eq!(fields[9], "10.1.2.3", "inner frame decoded");

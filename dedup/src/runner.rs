@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use dataplane::completion::CompletionSender;
 use dataplane::port::send_all;
 use dataplane::{Batch, BufPool, Doorbell, Idler, PortError, RxOutcome, RxQueue, TxQueue};
 
@@ -15,6 +16,9 @@ pub struct DedupIo {
     pub inputs: Vec<Box<dyn RxQueue>>,
     /// Where unique packets go.
     pub output: Box<dyn TxQueue>,
+    /// Completion-notice channels to the nodes, by node index (`None`: that node takes
+    /// none).
+    pub notices: Vec<Option<CompletionSender>>,
 }
 
 /// A running dedup thread.
@@ -74,6 +78,12 @@ pub fn spawn(
                             work = true;
                             let now = dataplane::clock::now_ns();
                             dedup.dispatch(&mut input, &mut unique, &mut bufs, now);
+                            let senders = &mut io.notices;
+                            dedup.take_notices(|node, notices| {
+                                if let Some(Some(tx)) = senders.get_mut(node) {
+                                    tx.send(notices);
+                                }
+                            });
                             send_all(io.output.as_mut(), &mut unique, &mut bufs, &mut idler)?;
                         }
                         RxOutcome::Ended => *done = true,

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use dataplane::completion::Completion;
 use dataplane::counters::{Counter, DropReason, StageCounters, StageSnapshot};
+use dataplane::latency::{LatencyReport, MAX_LATENCY_NS, latency_histogram};
 use dataplane::meta::{self, CopyKind};
 use dataplane::{Batch, BufCache};
 use hdrhistogram::Histogram;
 
 use crate::upp::{UppMeter, UppReport};
-use crate::window::{JobWindow, Seen, WindowError};
+use dataplane::window::{JobWindow, Seen, WindowError};
 
 /// Dedup settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +22,9 @@ pub struct DedupConfig {
     pub window: usize,
     /// Interval of the UPP/sec timeline.
     pub upp_interval: Duration,
+    /// Whether to emit completion notices (active purge): when a job's primary copy
+    /// arrives first, a notice goes to the node holding its duplicate.
+    pub notify: bool,
 }
 
 impl Default for DedupConfig {
@@ -27,6 +32,7 @@ impl Default for DedupConfig {
         DedupConfig {
             window: 1 << 20,
             upp_interval: Duration::from_secs(1),
+            notify: false,
         }
     }
 }
@@ -50,21 +56,6 @@ pub struct DedupCounters {
     pub first_from_duplicate: Counter,
 }
 
-/// Per-packet latency from the duplicator's ingress stamp to dedup, in microseconds.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct LatencyReport {
-    /// Packets measured.
-    pub count: u64,
-    /// Median.
-    pub p50_us: f64,
-    /// 99th percentile.
-    pub p99_us: f64,
-    /// 99.9th percentile.
-    pub p999_us: f64,
-    /// Largest.
-    pub max_us: f64,
-}
-
 /// Everything dedup measured.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DedupReport {
@@ -76,7 +67,7 @@ pub struct DedupReport {
     pub first_from_duplicate: u64,
     /// Goodput.
     pub upp: UppReport,
-    /// Ingress-to-dedup latency of unique packets.
+    /// Ingress-to-dedup latency of unique packets, in microseconds.
     pub latency: LatencyReport,
     /// Job ids remembered per duplicator, and the memory that takes.
     pub window: usize,
@@ -94,6 +85,8 @@ pub struct Dedup {
     counters: Arc<DedupCounters>,
     upp: UppMeter,
     latency: Histogram<u64>,
+    /// Completion notices waiting to be sent, per node.
+    notices: Vec<Vec<Completion>>,
 }
 
 impl std::fmt::Debug for Dedup {
@@ -103,9 +96,6 @@ impl std::fmt::Debug for Dedup {
             .finish()
     }
 }
-
-/// Longest latency the histogram tracks (longer values are clamped): one hour.
-const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
 
 impl Dedup {
     /// A dedup stage with `config`.
@@ -117,8 +107,8 @@ impl Dedup {
             windows: vec![None; 256],
             counters: Arc::default(),
             upp: UppMeter::new(config.upp_interval),
-            latency: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)
-                .expect("static histogram bounds are valid"),
+            latency: latency_histogram(),
+            notices: Vec::new(),
         })
     }
 
@@ -156,7 +146,19 @@ impl Dedup {
             match window.observe(meta.job.0) {
                 Seen::First => {
                     match meta.kind {
-                        CopyKind::Primary => from_primary += 1,
+                        CopyKind::Primary => {
+                            from_primary += 1;
+                            if let (true, Some(peer)) = (self.config.notify, meta.peer) {
+                                let peer = peer as usize;
+                                if self.notices.len() <= peer {
+                                    self.notices.resize_with(peer + 1, Vec::new);
+                                }
+                                self.notices[peer].push(Completion {
+                                    duplicator: meta.duplicator,
+                                    job: meta.job.0,
+                                });
+                            }
+                        }
                         CopyKind::Duplicate => from_duplicate += 1,
                     }
                     let latency = now_ns
@@ -187,26 +189,25 @@ impl Dedup {
         self.upp.record(now_ns, forwarded);
     }
 
+    /// Hands out the completion notices gathered since the last call, per node: the
+    /// D-Stage `purge(job ids, cascade)` passed on to the nodes holding the duplicates.
+    pub fn take_notices(&mut self, mut send: impl FnMut(usize, &[Completion])) {
+        for (node, notices) in self.notices.iter_mut().enumerate() {
+            if !notices.is_empty() {
+                send(node, notices);
+                notices.clear();
+            }
+        }
+    }
+
     /// What dedup measured so far.
     pub fn report(&self) -> DedupReport {
-        let h = &self.latency;
-        let us = |ns: u64| ns as f64 / 1e3;
         DedupReport {
             counters: self.counters.stage.snapshot(),
             first_from_primary: self.counters.first_from_primary.get(),
             first_from_duplicate: self.counters.first_from_duplicate.get(),
             upp: self.upp.report(),
-            latency: if h.is_empty() {
-                LatencyReport::default()
-            } else {
-                LatencyReport {
-                    count: h.len(),
-                    p50_us: us(h.value_at_quantile(0.5)),
-                    p99_us: us(h.value_at_quantile(0.99)),
-                    p999_us: us(h.value_at_quantile(0.999)),
-                    max_us: us(h.max()),
-                }
-            },
+            latency: LatencyReport::from_histogram(&self.latency),
             window: self.config.window,
             window_memory_bytes: self
                 .windows
@@ -233,9 +234,45 @@ mod tests {
             priority: Priority::High,
             ingress_ns: 1_000,
             duplicator,
+            peer: Some(if kind == CopyKind::Primary { 1 } else { 0 }),
         };
         meta::encap(&mut pkt, &meta, Steering { node: 0, queue: 0 });
         pkt
+    }
+
+    #[test]
+    fn notices_go_to_the_duplicate_holder_when_the_primary_wins() {
+        let pool = BufPool::default();
+        let mut bufs = pool.cache();
+        let mut dedup = Dedup::new(DedupConfig {
+            notify: true,
+            ..DedupConfig::default()
+        })
+        .unwrap();
+        let mut input = Batch::with_capacity(16).unwrap();
+        let mut unique = Batch::with_capacity(16).unwrap();
+        for (job, kind) in [
+            (1, CopyKind::Primary),
+            (2, CopyKind::Duplicate),
+            (2, CopyKind::Primary),
+            (3, CopyKind::Primary),
+            (1, CopyKind::Duplicate),
+        ] {
+            input.push(copy(&mut bufs, job, kind, 4)).unwrap();
+        }
+        dedup.dispatch(&mut input, &mut unique, &mut bufs, 5_000);
+        let mut sent = Vec::new();
+        dedup.take_notices(|node, notices| sent.push((node, notices.to_vec())));
+        let jobs = |ids: &[u64]| {
+            ids.iter()
+                .map(|&job| Completion { duplicator: 4, job })
+                .collect::<Vec<_>>()
+        };
+        // Job 2's duplicate came first: its primary is never purged, so no notice.
+        assert_eq!(sent, vec![(1, jobs(&[1, 3]))]);
+        let mut again = 0;
+        dedup.take_notices(|_, _| again += 1);
+        assert_eq!(again, 0, "notices are handed out once");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The duplicator D-Stage: dispatch each packet to its flow's primary node and, by
 //! scheme, a copy to a different node.
 
-use dataplane::counters::{Counter, StageCounters, StageSnapshot};
+use dataplane::counters::{Counter, DropReason, StageCounters, StageSnapshot};
 use dataplane::flow::{Toeplitz, frame_hash};
+use dataplane::health::NodeHealth;
 use dataplane::meta::{self, CopyKind, JobId, JobMeta, Priority, Steering};
 use dataplane::port::send_all;
 use dataplane::{Batch, BufCache, Idler, PortError, TxQueue};
@@ -54,16 +55,25 @@ pub struct NodeOutput {
 }
 
 /// The duplicator's counters, readable while it runs.
+///
+/// Jobs are counted in `stage`: received, forwarded (at least one copy dispatched) or
+/// dropped with `node_down` (every node that could take a copy was known dead). Copies
+/// are counted per node and queue when a queue takes them, and as lost when their node
+/// died while they waited in the duplicator, so that copies dispatched (one per
+/// forwarded job that did not fail over, plus one per duplicate) = copies taken +
+/// copies lost.
 #[derive(Debug)]
 pub struct DuplicatorCounters {
-    /// Packets received, primaries forwarded (one per packet).
+    /// Jobs received, forwarded, dropped by reason.
     pub stage: StageCounters,
-    /// Duplicate copies made and sent.
+    /// Duplicate copies dispatched (failovers included).
     pub duplicates: Counter,
-    /// Per node: primaries sent to it.
-    pub primaries_per_node: Vec<Counter>,
-    /// Per node: duplicates sent to it.
-    pub duplicates_per_node: Vec<Counter>,
+    /// Duplicates sent at high priority because their primary's node was dead.
+    pub failovers: Counter,
+    /// Per node, copies its queue 0 and its queue 1 took.
+    pub copies_per_node: Vec<[Counter; 2]>,
+    /// Per node, copies dropped because the node died before taking them.
+    pub copies_lost_per_node: Vec<Counter>,
 }
 
 /// A copy of [`DuplicatorCounters`].
@@ -71,14 +81,18 @@ pub struct DuplicatorCounters {
 pub struct DuplicatorReport {
     /// The scheme.
     pub scheme: Scheme,
-    /// Packets received, primaries forwarded.
+    /// Jobs received, forwarded, dropped.
     pub counters: StageSnapshot,
-    /// Duplicate copies sent.
+    /// Duplicate copies dispatched.
     pub duplicates: u64,
-    /// Primaries sent to each node.
-    pub primaries_per_node: Vec<u64>,
-    /// Duplicates sent to each node.
-    pub duplicates_per_node: Vec<u64>,
+    /// Duplicates promoted to high priority because their primary's node was dead.
+    pub failovers: u64,
+    /// Per node, copies taken by queue 0 and by queue 1.
+    pub copies_per_node: Vec<[u64; 2]>,
+    /// Per node, copies lost because the node died.
+    pub copies_lost_per_node: Vec<u64>,
+    /// Nodes found dead during the run.
+    pub dead_nodes: Vec<usize>,
 }
 
 /// The duplicator stage.
@@ -90,9 +104,10 @@ pub struct Duplicator {
     outputs: Vec<NodeOutput>,
     /// Per node, copies waiting for queue 0 and queue 1.
     staged: Vec<[Batch; 2]>,
-    /// Per node, primaries and duplicates sent since the counters were last published
-    /// (published once per dispatch, not per packet).
-    unpublished: Vec<[u64; 2]>,
+    /// Whether each node still takes copies: up by `health`, and its queues' receivers
+    /// not gone.
+    alive: Vec<bool>,
+    health: Option<NodeHealth>,
     counters: std::sync::Arc<DuplicatorCounters>,
 }
 
@@ -121,6 +136,7 @@ impl Duplicator {
             })
             .collect::<Result<_, dataplane::batch::BatchError>>()?;
         let per_node = || (0..config.nodes).map(|_| Counter::default()).collect();
+        let per_queue = || (0..config.nodes).map(|_| Default::default()).collect();
         Ok(Duplicator {
             config,
             table,
@@ -128,14 +144,23 @@ impl Duplicator {
             next_job: 0,
             outputs,
             staged,
-            unpublished: vec![[0; 2]; config.nodes],
+            alive: vec![true; config.nodes],
+            health: None,
             counters: std::sync::Arc::new(DuplicatorCounters {
                 stage: StageCounters::default(),
                 duplicates: Counter::default(),
-                primaries_per_node: per_node(),
-                duplicates_per_node: per_node(),
+                failovers: Counter::default(),
+                copies_per_node: per_queue(),
+                copies_lost_per_node: per_node(),
             }),
         })
+    }
+
+    /// Follows `health`: a node marked down gets no more copies (checked once per
+    /// batch).
+    pub fn with_health(mut self, health: NodeHealth) -> Self {
+        self.health = Some(health);
+        self
     }
 
     /// The live counters.
@@ -155,6 +180,10 @@ impl Duplicator {
     /// a different node. Sends block while a high-priority queue is full (lossless
     /// backpressure, waiting on `idler`); the duplicate queue's own policy decides what
     /// happens when it is full.
+    ///
+    /// A node whose queue's receiver is gone is dead: copies for it are dropped and
+    /// counted, and when a job's primary node is dead its duplicate, if the scheme makes
+    /// one, goes at high priority instead (failover), so the flow stays inspected.
     pub fn dispatch(
         &mut self,
         input: &mut Batch,
@@ -163,62 +192,86 @@ impl Duplicator {
         now_ns: u64,
     ) -> Result<(), PortError> {
         let received = input.len() as u64;
+        if let Some(health) = &self.health {
+            for (node, alive) in self.alive.iter_mut().enumerate() {
+                *alive &= health.is_up(node);
+            }
+        }
         let dup_priority = self.config.scheme.duplicate_priority();
-        let mut duplicates = 0u64;
+        let (mut duplicates, mut failovers, mut unroutable) = (0u64, 0u64, 0u64);
         let duplicator = self.config.id;
         for mut pkt in input.drain() {
             let hash = frame_hash(&self.hasher, pkt.data());
             let primary = self.table.primary(hash);
+            let secondary = dup_priority
+                .and(self.table.secondary(hash, primary))
+                .filter(|&s| self.alive[s]);
+            let primary_alive = self.alive[primary];
             let job = JobId(self.next_job);
             self.next_job += 1;
-            let stamp = |kind, priority| JobMeta {
+            let stamp = |kind, priority, peer: Option<usize>| JobMeta {
                 job,
                 kind,
                 priority,
                 ingress_ns: now_ns,
                 duplicator,
+                peer: peer.map(|p| p as u8),
             };
-            if let (Some(priority), Some(secondary)) =
-                (dup_priority, self.table.secondary(hash, primary))
-            {
+            if !primary_alive {
+                // The duplicate, if the scheme makes one, is now the only copy: it fails
+                // over to its node's high-priority queue.
+                match secondary {
+                    Some(secondary) => {
+                        meta::encap(
+                            &mut pkt,
+                            &stamp(CopyKind::Duplicate, Priority::High, None),
+                            Steering {
+                                node: secondary as u8,
+                                queue: 0,
+                            },
+                        );
+                        failovers += 1;
+                        duplicates += 1;
+                        self.stage(secondary, 0, pkt, bufs, idler)?;
+                    }
+                    None => {
+                        unroutable += 1;
+                        bufs.free(pkt);
+                    }
+                }
+                continue;
+            }
+            if let (Some(priority), Some(secondary)) = (dup_priority, secondary) {
                 let mut dup = bufs.alloc();
                 dup.copy_from(&pkt);
                 let queue = priority.queue();
                 meta::encap(
                     &mut dup,
-                    &stamp(CopyKind::Duplicate, priority),
+                    &stamp(CopyKind::Duplicate, priority, Some(primary)),
                     Steering {
                         node: secondary as u8,
                         queue,
                     },
                 );
-                self.unpublished[secondary][1] += 1;
                 duplicates += 1;
                 self.stage(secondary, queue, dup, bufs, idler)?;
             }
             meta::encap(
                 &mut pkt,
-                &stamp(CopyKind::Primary, Priority::High),
+                &stamp(CopyKind::Primary, Priority::High, secondary),
                 Steering {
                     node: primary as u8,
                     queue: 0,
                 },
             );
-            self.unpublished[primary][0] += 1;
             self.stage(primary, 0, pkt, bufs, idler)?;
         }
-        self.counters.stage.received.add(received);
-        self.counters.stage.forwarded.add(received);
-        self.counters.duplicates.add(duplicates);
-        for (node, counts) in self.unpublished.iter_mut().enumerate() {
-            if counts[0] > 0 {
-                self.counters.primaries_per_node[node].add(counts[0]);
-            }
-            if counts[1] > 0 {
-                self.counters.duplicates_per_node[node].add(counts[1]);
-            }
-            *counts = [0; 2];
-        }
+        let c = &self.counters;
+        c.stage.received.add(received);
+        c.stage.forwarded.add(received - unroutable);
+        c.stage.dropped.add(DropReason::NodeDown, unroutable);
+        c.duplicates.add(duplicates);
+        c.failovers.add(failovers);
         self.flush(bufs, idler)
     }
 
@@ -241,6 +294,7 @@ impl Duplicator {
         Ok(())
     }
 
+    /// Sends a staging batch; if the node turns out dead, drops what is left of it.
     fn send(
         &mut self,
         node: usize,
@@ -249,13 +303,30 @@ impl Duplicator {
         idler: &mut Idler,
     ) -> Result<(), PortError> {
         let batch = &mut self.staged[node][queue];
-        let out = &mut self.outputs[node];
-        let txq = if queue == 0 {
-            &mut out.primary
+        let staged = batch.len();
+        let result = if self.alive[node] {
+            let out = &mut self.outputs[node];
+            let txq = if queue == 0 {
+                &mut out.primary
+            } else {
+                &mut out.duplicate
+            };
+            send_all(txq.as_mut(), batch, bufs, idler)
         } else {
-            &mut out.duplicate
+            Ok(())
         };
-        send_all(txq.as_mut(), batch, bufs, idler)
+        self.counters.copies_per_node[node][queue].add((staged - batch.len()) as u64);
+        match result {
+            Ok(()) | Err(PortError::PeerGone { .. }) => {
+                if !batch.is_empty() {
+                    self.alive[node] = false;
+                    self.counters.copies_lost_per_node[node].add(batch.len() as u64);
+                    batch.free_into(bufs);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Sends every staged copy.
@@ -278,8 +349,14 @@ impl Duplicator {
             scheme: self.config.scheme,
             counters: c.stage.snapshot(),
             duplicates: c.duplicates.get(),
-            primaries_per_node: values(&c.primaries_per_node),
-            duplicates_per_node: values(&c.duplicates_per_node),
+            failovers: c.failovers.get(),
+            copies_per_node: c
+                .copies_per_node
+                .iter()
+                .map(|q| [q[0].get(), q[1].get()])
+                .collect(),
+            copies_lost_per_node: values(&c.copies_lost_per_node),
+            dead_nodes: (0..self.config.nodes).filter(|&n| !self.alive[n]).collect(),
         }
     }
 }

@@ -43,6 +43,10 @@ struct Rig {
 }
 
 fn rig(nodes: usize, scheme: Scheme) -> Rig {
+    rig_with_health(nodes, scheme, dataplane::health::NodeHealth::new(nodes))
+}
+
+fn rig_with_health(nodes: usize, scheme: Scheme, health: dataplane::health::NodeHealth) -> Rig {
     let mut ports: Vec<RingPort> = (0..nodes)
         .map(|i| {
             RingPort::new(
@@ -71,7 +75,8 @@ fn rig(nodes: usize, scheme: Scheme) -> Rig {
         },
         outputs,
     )
-    .unwrap();
+    .unwrap()
+    .with_health(health);
     Rig {
         nodes: ports,
         duplicator,
@@ -185,14 +190,73 @@ fn das_sends_primary_to_queue_0_and_duplicate_to_another_nodes_queue_1() {
     }
     let report = rig.duplicator.report();
     assert_eq!(report.duplicates, sent.len() as u64);
-    assert_eq!(
-        report.primaries_per_node.iter().sum::<u64>(),
-        sent.len() as u64
-    );
+    let per_queue = |q: usize| {
+        report
+            .copies_per_node
+            .iter()
+            .map(|c| c[q])
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(per_queue(0).iter().sum::<u64>(), sent.len() as u64);
+    assert_eq!(per_queue(1).iter().sum::<u64>(), sent.len() as u64);
+    assert!(per_queue(0).iter().all(|&n| n > 50), "{:?}", per_queue(0));
+    assert!(report.dead_nodes.is_empty() && report.failovers == 0);
+}
+
+#[test]
+fn a_node_marked_down_gets_nothing_and_its_flows_fail_over() {
+    use dataplane::health::NodeHealth;
+    let mut r = rig(3, Scheme::Das);
+    let health = NodeHealth::new(3);
+    health.mark_down(1);
+    r.duplicator =
+        std::mem::replace(&mut r.duplicator, rig(1, Scheme::Single).duplicator).with_health(health);
+    let sent = dispatch_flows(&mut r, 300);
+    let copies = drain(&mut r.nodes, &r.pool);
     assert!(
-        report.primaries_per_node.iter().all(|&n| n > 50),
-        "{:?}",
-        report.primaries_per_node
+        copies.iter().all(|(node, _, _)| *node != 1),
+        "node 1 is down"
+    );
+    let report = r.duplicator.report();
+    assert_eq!(report.dead_nodes, vec![1]);
+    assert!(report.failovers > 0);
+    // Every job still has a copy; those of node 1's flows went at high priority to
+    // their secondary, as the only copy (no peer to notify).
+    let mut jobs =
+        std::collections::HashMap::<u64, Vec<(usize, usize, CopyKind, Option<u8>)>>::new();
+    for (node, queue, bytes) in &copies {
+        let m = JobFrame::new_checked(&bytes[..]).unwrap().meta();
+        jobs.entry(m.job.0)
+            .or_default()
+            .push((*node, *queue, m.kind, m.peer));
+    }
+    assert_eq!(jobs.len(), sent.len());
+    let failed_over: Vec<_> = jobs
+        .values()
+        .filter(|c| c.len() == 1 && c[0].2 == CopyKind::Duplicate)
+        .collect();
+    assert_eq!(failed_over.len() as u64, report.failovers);
+    assert!(failed_over.iter().all(|c| c[0].1 == 0 && c[0].3.is_none()));
+    assert_eq!(report.counters.forwarded, sent.len() as u64);
+    assert!(report.counters.balanced());
+}
+
+#[test]
+fn a_node_whose_queues_are_gone_is_found_dead_and_its_copies_counted_lost() {
+    let mut r = rig(2, Scheme::Single);
+    drop(r.nodes[1].take_rx_queue(0).unwrap());
+    let sent = dispatch_flows(&mut r, 200);
+    let report = r.duplicator.report();
+    assert_eq!(report.dead_nodes, vec![1]);
+    let lost = report.copies_lost_per_node[1];
+    assert!(lost > 0);
+    // Copies taken by node 0 plus copies lost plus jobs dropped once node 1 was known
+    // dead cover every job.
+    let taken: u64 = report.copies_per_node.iter().flatten().sum();
+    assert_eq!(taken + lost, report.counters.forwarded);
+    assert_eq!(
+        report.counters.forwarded + report.counters.dropped_for(dataplane::DropReason::NodeDown),
+        sent.len() as u64
     );
 }
 

@@ -47,3 +47,49 @@ impl NetworkFunction for Forwarder {
         Verdict::Forward
     }
 }
+
+/// A function of fixed CPU cost: spins for `cost` per packet (plus `per_byte` per frame
+/// byte), then forwards. It stands in for a real inspection engine where a known,
+/// tunable per-packet cost is wanted (capacity calibration, scheduling benchmarks).
+#[derive(Debug, Clone)]
+pub struct Spin {
+    cost_ns: u64,
+    per_byte_ns: f64,
+}
+
+impl Spin {
+    /// A function costing `cost` per packet and `per_byte_ns` per frame byte.
+    pub fn new(cost: std::time::Duration, per_byte_ns: f64) -> Self {
+        Spin {
+            cost_ns: cost.as_nanos() as u64,
+            per_byte_ns: per_byte_ns.max(0.0),
+        }
+    }
+}
+
+impl NetworkFunction for Spin {
+    fn name(&self) -> &str {
+        "spin"
+    }
+
+    #[inline]
+    fn process(&mut self, frame: &[u8], _job: &JobMeta) -> Verdict {
+        let cost = self.cost_ns + (frame.len() as f64 * self.per_byte_ns) as u64;
+        let deadline = dataplane::clock::monotonic_ns() + cost;
+        while dataplane::clock::monotonic_ns() < deadline {
+            std::hint::spin_loop();
+        }
+        Verdict::Forward
+    }
+}
+
+impl NetworkFunction for Box<dyn NetworkFunction> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    #[inline]
+    fn process(&mut self, frame: &[u8], job: &JobMeta) -> Verdict {
+        (**self).process(frame, job)
+    }
+}

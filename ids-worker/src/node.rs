@@ -1,52 +1,146 @@
 //! An IDS node: a primary and a secondary instance of a network function on one core.
 //!
-//! Queue 0 carries primaries and is served by the primary instance at normal priority;
-//! queue 1 carries duplicates and is served by the secondary instance at SCHED_IDLE,
-//! so duplicates only use cycles the primary leaves idle. Both threads are pinned to
-//! the node's core and both send what they inspected to dedup. The duplicate queue's
-//! bound and its overflow policy belong to the port that feeds queue 1 (the one-process
-//! pipeline builds it as a drop-oldest ring); its drops show in the queue counters this
-//! node reports.
+//! Queue 0 carries primaries, served by the primary instance; queue 1 carries
+//! duplicates, served by the secondary instance, which must only use the cycles the
+//! primary leaves idle. Two scheduling modes do that ([`SchedMode`]):
+//!
+//! - `os`: two threads pinned to the node's core, the primary at SCHED_FIFO and the
+//!   secondary at SCHED_IDLE. The primary sleeps on its doorbell when it has no work and
+//!   is woken when work arrives; while it runs the secondary gets nothing.
+//! - `inline`: one pinned thread that serves primaries first and runs at most one small
+//!   duplicate batch when the primary queue is empty (preemption at batch granularity).
+//!
+//! The duplicate queue's bound and overflow policy belong to the port feeding queue 1;
+//! with active purge, completion notices from dedup name delivered jobs and their
+//! duplicates are removed before inspection (counted as `purged`). Faults (pause, kill)
+//! and a per-node CPU capacity (cgroup) are applied here; stragglers run beside the node
+//! ([`crate::fault`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+use dataplane::clock::{monotonic_ns, now_ns};
+use dataplane::completion::CompletionReceiver;
 use dataplane::counters::{DropReason, StageCounters, StageSnapshot};
+use dataplane::health::NodeHealth;
+use dataplane::latency::LatencyReport;
 use dataplane::meta::JobFrame;
-use dataplane::port::{QueueCounters, QueueStats, send_all};
+use dataplane::port::{QueueStats, send_all};
 use dataplane::{
     Batch, BufCache, BufPool, Doorbell, Idler, PortError, RxOutcome, RxQueue, TxQueue,
 };
 
+use crate::capacity::NodeCgroup;
+use crate::fault::{FaultState, NodeFaults, sleep_until};
+use crate::metrics::{InstanceMetrics, InstanceMetricsReport, thread_cpu_secs};
 use crate::nf::{NetworkFunction, Verdict};
 use crate::placement::{self, Placement, SchedClass};
+use crate::purge::PurgeSet;
 
-/// How a node sets the OS priorities of its two instances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PriorityMode {
-    /// Primary at SCHED_OTHER, secondary at SCHED_IDLE (strict in practice: the
-    /// secondary gets the core only while the primary sleeps).
+/// How a node shares its core between its two instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchedMode {
+    /// Two threads at split OS priorities (SCHED_FIFO and SCHED_IDLE).
+    Os,
+    /// One thread, primaries first, one small duplicate batch when they are idle.
     #[default]
-    Split,
-    /// Both at SCHED_OTHER: the instances share the core equally (for comparison).
-    Equal,
+    Inline,
 }
 
+impl SchedMode {
+    /// The mode's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            SchedMode::Os => "os",
+            SchedMode::Inline => "inline",
+        }
+    }
+}
+
+impl std::str::FromStr for SchedMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "os" => Ok(SchedMode::Os),
+            "inline" => Ok(SchedMode::Inline),
+            _ => Err(format!(
+                "unknown scheduling mode {s:?}: expected os or inline"
+            )),
+        }
+    }
+}
+
+/// SCHED_FIFO priority of a primary instance in `os` mode.
+pub const PRIMARY_FIFO_PRIORITY: u8 = 10;
+
+/// Duplicates an `inline` node inspects per turn, by default.
+pub const DEFAULT_DUPLICATE_BATCH: usize = 8;
+
 /// A node's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodeConfig {
     /// Node index (for names and reports).
     pub id: usize,
-    /// The CPU both instances are pinned to, if any.
+    /// The CPU the node's threads are pinned to, if any.
     pub core: Option<usize>,
     /// Packets per batch.
     pub batch: usize,
-    /// OS priorities of the instances.
-    pub priorities: PriorityMode,
+    /// Duplicates per turn in `inline` mode (at most `batch`).
+    pub duplicate_batch: usize,
+    /// How the two instances share the core.
+    pub mode: SchedMode,
+    /// Planned faults.
+    pub faults: NodeFaults,
+    /// Job ids remembered per duplicator for active purge.
+    pub purge_window: usize,
+    /// Interval between queue-depth samples (zero: none).
+    pub depth_interval: Duration,
 }
 
-/// The four queues a node serves.
-pub struct NodeQueues {
+impl NodeConfig {
+    /// A node with the defaults: `inline`, batches of 32, 8 duplicates per turn, no
+    /// faults, a 2^16 purge window, depth sampled every 10 ms.
+    pub fn new(id: usize, core: Option<usize>) -> Self {
+        NodeConfig {
+            id,
+            core,
+            batch: dataplane::DEFAULT_BATCH,
+            duplicate_batch: DEFAULT_DUPLICATE_BATCH,
+            mode: SchedMode::default(),
+            faults: NodeFaults::default(),
+            purge_window: 1 << 16,
+            depth_interval: Duration::from_millis(10),
+        }
+    }
+}
+
+/// Errors starting a node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Bad settings.
+    #[error("node {node}: {reason}")]
+    Config {
+        /// Node index.
+        node: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A thread could not be started.
+    #[error("node {node}: cannot start a thread: {source}")]
+    Spawn {
+        /// Node index.
+        node: usize,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a node is connected to.
+pub struct NodeIo {
     /// Primaries in (queue 0).
     pub primary_rx: Box<dyn RxQueue>,
     /// Duplicates in (queue 1).
@@ -55,6 +149,14 @@ pub struct NodeQueues {
     pub primary_tx: Box<dyn TxQueue>,
     /// The secondary instance's output to dedup.
     pub duplicate_tx: Box<dyn TxQueue>,
+    /// Completion notices from dedup, for active purge (none: no purge).
+    pub notices: Option<CompletionReceiver>,
+    /// Where the node marks itself down when it dies.
+    pub health: NodeHealth,
+    /// Start of the run on [`monotonic_ns`]: fault windows count from it.
+    pub origin_ns: u64,
+    /// The node's cgroup, if its CPU capacity is limited.
+    pub cgroup: Option<Arc<NodeCgroup>>,
 }
 
 /// Which instance of a node.
@@ -74,12 +176,28 @@ pub struct InstanceReport {
     pub role: Role,
     /// The network function's name.
     pub function: String,
-    /// Packets taken from the queue, forwarded to dedup, dropped by reason.
+    /// Packets taken from the queue, forwarded to dedup, dropped by reason (`purged`,
+    /// `nf_verdict`, `missing_metadata`, `node_down`).
     pub counters: StageSnapshot,
+    /// Packets handed to the network function.
+    pub inspected: u64,
     /// The counters of the queue the instance served (drops at the queue included).
     pub queue: QueueStats,
-    /// Scheduling class the OS reported for the thread.
-    pub class: Option<SchedClass>,
+    /// Processing time, latency, queue depth over time.
+    pub metrics: InstanceMetricsReport,
+}
+
+/// One thread of a node.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ThreadReport {
+    /// Which instances it served.
+    pub serves: Vec<Role>,
+    /// Scheduling class it ran in.
+    pub class: SchedClass,
+    /// CPU time the OS gave it, in seconds.
+    pub cpu_secs: Option<f64>,
+    /// Latency from a producer's ring to the thread running again, in microseconds.
+    pub wake_latency: LatencyReport,
     /// Placement requests the OS refused.
     pub warnings: Vec<String>,
 }
@@ -89,176 +207,458 @@ pub struct InstanceReport {
 pub struct NodeReport {
     /// Node index.
     pub id: usize,
-    /// The core its instances were pinned to.
+    /// The core its threads were pinned to.
     pub core: Option<usize>,
+    /// Scheduling mode.
+    pub mode: SchedMode,
+    /// Fraction of a core its cgroup allowed, if limited.
+    pub capacity: Option<f64>,
     /// The primary instance.
     pub primary: InstanceReport,
     /// The secondary instance.
     pub secondary: InstanceReport,
+    /// Its threads (two in `os` mode, one in `inline` mode).
+    pub threads: Vec<ThreadReport>,
+    /// Completion notices taken in.
+    pub notices: u64,
+    /// Seconds from the start of the run to its death, if it was killed.
+    pub killed_at_secs: Option<f64>,
+}
+
+/// Live counters of a running node.
+#[derive(Debug, Clone)]
+pub struct NodeCounters {
+    /// The primary instance's counters.
+    pub primary: Arc<InstanceCounters>,
+    /// The secondary instance's counters.
+    pub secondary: Arc<InstanceCounters>,
+}
+
+/// Live counters of one instance.
+#[derive(Debug, Default)]
+pub struct InstanceCounters {
+    /// Received, forwarded, dropped.
+    pub stage: StageCounters,
+    /// Handed to the network function.
+    pub inspected: dataplane::counters::Counter,
 }
 
 /// A running node.
 pub struct NodeHandle {
-    id: usize,
-    core: Option<usize>,
-    primary: InstanceHandle,
-    secondary: InstanceHandle,
+    config: NodeConfig,
+    capacity: Option<f64>,
+    counters: NodeCounters,
+    threads: Vec<JoinHandle<Result<ThreadOutcome, PortError>>>,
 }
 
-struct InstanceHandle {
-    counters: Arc<StageCounters>,
-    thread: JoinHandle<Result<InstanceReport, PortError>>,
+/// What one of a node's threads hands back.
+struct ThreadOutcome {
+    instances: Vec<InstanceReport>,
+    thread: ThreadReport,
+    notices: u64,
+    killed_at_secs: Option<f64>,
 }
 
 impl NodeHandle {
-    /// Live counters of the primary and the secondary instance.
-    pub fn counters(&self) -> (&Arc<StageCounters>, &Arc<StageCounters>) {
-        (&self.primary.counters, &self.secondary.counters)
+    /// Live counters.
+    pub fn counters(&self) -> &NodeCounters {
+        &self.counters
     }
 
-    /// Waits until both instances have drained their queues and stopped.
+    /// Whether the node's threads have all stopped.
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(JoinHandle::is_finished)
+    }
+
+    /// Waits until the node drained its queues and stopped.
     pub fn join(self) -> Result<NodeReport, PortError> {
-        let join = |h: InstanceHandle| {
-            h.thread
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        let outcomes: Vec<_> = self
+            .threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect();
+        let mut instances = Vec::new();
+        let (mut threads, mut notices, mut killed_at_secs) = (Vec::new(), 0, None);
+        for outcome in outcomes {
+            let outcome = outcome?;
+            instances.extend(outcome.instances);
+            threads.push(outcome.thread);
+            notices += outcome.notices;
+            killed_at_secs = killed_at_secs.or(outcome.killed_at_secs);
+        }
+        let mut take = |role| {
+            let i = instances
+                .iter()
+                .position(|r: &InstanceReport| r.role == role)
+                .expect("every node runs both instances");
+            instances.swap_remove(i)
         };
-        let primary = join(self.primary);
-        let secondary = join(self.secondary);
+        let (primary, secondary) = (take(Role::Primary), take(Role::Secondary));
         Ok(NodeReport {
-            id: self.id,
-            core: self.core,
-            primary: primary?,
-            secondary: secondary?,
+            id: self.config.id,
+            core: self.config.core,
+            mode: self.config.mode,
+            capacity: self.capacity,
+            primary,
+            secondary,
+            threads,
+            notices,
+            killed_at_secs,
         })
     }
 }
 
-/// Starts a node's two instance threads. Each ends when its input queue has ended.
+/// Starts a node. It ends when both its input queues have ended.
 pub fn spawn_node<F: NetworkFunction>(
     config: NodeConfig,
     primary: F,
     secondary: F,
-    queues: NodeQueues,
+    io: NodeIo,
     pool: &BufPool,
-) -> std::io::Result<NodeHandle> {
-    Batch::with_capacity(config.batch)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let secondary_class = match config.priorities {
-        PriorityMode::Split => SchedClass::Idle,
-        PriorityMode::Equal => SchedClass::Normal,
+) -> Result<NodeHandle, NodeError> {
+    let bad = |reason: String| NodeError::Config {
+        node: config.id,
+        reason,
     };
-    let primary = spawn_instance(
-        format!("node{}-primary", config.id),
-        Instance {
-            role: Role::Primary,
-            nf: primary,
-            rx: queues.primary_rx,
-            tx: queues.primary_tx,
-            batch: config.batch,
-        },
-        Placement {
-            core: config.core,
-            class: SchedClass::Normal,
-        },
-        pool.clone(),
-    )?;
-    let secondary = spawn_instance(
-        format!("node{}-secondary", config.id),
-        Instance {
-            role: Role::Secondary,
-            nf: secondary,
-            rx: queues.duplicate_rx,
-            tx: queues.duplicate_tx,
-            batch: config.batch,
-        },
-        Placement {
-            core: config.core,
-            class: secondary_class,
-        },
-        pool.clone(),
-    )?;
-    Ok(NodeHandle {
+    Batch::with_capacity(config.batch).map_err(|e| bad(e.to_string()))?;
+    if config.duplicate_batch == 0 || config.duplicate_batch > config.batch {
+        return Err(bad(format!(
+            "duplicate batch {} must be between 1 and the batch size {}",
+            config.duplicate_batch, config.batch
+        )));
+    }
+    let purge = match io.notices {
+        Some(rx) => Some(PurgeSet::new(rx, config.purge_window).map_err(|e| bad(e.to_string()))?),
+        None => None,
+    };
+    let counters = NodeCounters {
+        primary: Arc::default(),
+        secondary: Arc::default(),
+    };
+    let shared = Shared {
         id: config.id,
-        core: config.core,
+        faults: config.faults.clone(),
+        health: io.health,
+        origin_ns: io.origin_ns,
+        cgroup: io.cgroup.clone(),
+    };
+    let depth_ns = config.depth_interval.as_nanos() as u64;
+    let secondary_batch = match config.mode {
+        SchedMode::Inline => config.duplicate_batch,
+        SchedMode::Os => config.batch,
+    };
+    let primary = Instance::new(
+        Role::Primary,
         primary,
+        (io.primary_rx, io.primary_tx),
+        None,
+        counters.primary.clone(),
+        (config.batch, depth_ns),
+    );
+    let secondary = Instance::new(
+        Role::Secondary,
         secondary,
+        (io.duplicate_rx, io.duplicate_tx),
+        purge,
+        counters.secondary.clone(),
+        (secondary_batch, depth_ns),
+    );
+    let spawn = |role: &str, work: Box<dyn FnOnce() -> Result<ThreadOutcome, PortError> + Send>| {
+        std::thread::Builder::new()
+            .name(format!("node{}-{role}", config.id))
+            .spawn(work)
+            .map_err(|source| NodeError::Spawn {
+                node: config.id,
+                source,
+            })
+    };
+    let core = config.core;
+    let threads = match config.mode {
+        SchedMode::Inline => {
+            let pool = pool.clone();
+            vec![spawn(
+                "inline",
+                Box::new(move || {
+                    let placement = Placement {
+                        core,
+                        class: SchedClass::Normal,
+                    };
+                    run(vec![primary, secondary], placement, shared, pool, None)
+                }),
+            )?]
+        }
+        SchedMode::Os => {
+            let (pool_1, pool_2, shared_2) = (pool.clone(), pool.clone(), shared.clone());
+            // Both threads start serving only once both are placed: otherwise the
+            // secondary could run duplicates before the primary thread exists.
+            let placed = Arc::new(Barrier::new(2));
+            let placed_2 = placed.clone();
+            vec![
+                spawn(
+                    "primary",
+                    Box::new(move || {
+                        let placement = Placement {
+                            core,
+                            class: SchedClass::Fifo(PRIMARY_FIFO_PRIORITY),
+                        };
+                        run(vec![primary], placement, shared, pool_1, Some(placed))
+                    }),
+                )?,
+                spawn(
+                    "secondary",
+                    Box::new(move || {
+                        let placement = Placement {
+                            core,
+                            class: SchedClass::Idle,
+                        };
+                        run(vec![secondary], placement, shared_2, pool_2, Some(placed_2))
+                    }),
+                )?,
+            ]
+        }
+    };
+    Ok(NodeHandle {
+        capacity: io.cgroup.as_ref().map(|c| c.fraction()),
+        config,
+        counters,
+        threads,
     })
 }
 
+/// What every thread of a node shares.
+#[derive(Clone)]
+struct Shared {
+    id: usize,
+    faults: NodeFaults,
+    health: NodeHealth,
+    origin_ns: u64,
+    cgroup: Option<Arc<NodeCgroup>>,
+}
+
+/// One instance: a network function, its queues and its measurements.
 struct Instance<F> {
     role: Role,
     nf: F,
     rx: Box<dyn RxQueue>,
     tx: Box<dyn TxQueue>,
-    batch: usize,
-}
-
-fn spawn_instance<F: NetworkFunction>(
-    name: String,
-    mut instance: Instance<F>,
-    placement: Placement,
-    pool: BufPool,
-) -> std::io::Result<InstanceHandle> {
-    let counters = Arc::new(StageCounters::default());
-    let c = counters.clone();
-    let thread = std::thread::Builder::new().name(name).spawn(move || {
-        let warnings = placement::apply(placement);
-        let queue = instance.rx.counters();
-        instance.run(&c, &mut pool.cache())?;
-        Ok(InstanceReport {
-            role: instance.role,
-            function: instance.nf.name().to_string(),
-            counters: c.snapshot(),
-            queue: QueueCounters::snapshot(&queue),
-            class: placement::current_class(),
-            warnings,
-        })
-    })?;
-    Ok(InstanceHandle { counters, thread })
+    purge: Option<PurgeSet>,
+    notices: u64,
+    counters: Arc<InstanceCounters>,
+    metrics: InstanceMetrics,
+    input: Batch,
+    output: Batch,
 }
 
 impl<F: NetworkFunction> Instance<F> {
-    fn run(&mut self, counters: &StageCounters, bufs: &mut BufCache) -> Result<(), PortError> {
-        let bell = Doorbell::for_current_thread();
-        self.rx.set_doorbell(bell.clone());
-        self.tx.set_doorbell(bell.clone());
-        let mut idler = Idler::new(bell);
-        let mut input = Batch::with_capacity(self.batch).expect("size checked in spawn_node");
-        let mut output = Batch::with_capacity(self.batch).expect("size checked in spawn_node");
-        loop {
-            match self.rx.rx_burst(&mut input, bufs)? {
-                RxOutcome::Received(_) => {
-                    idler.busy();
-                    process_batch(&mut self.nf, &mut input, &mut output, counters, bufs);
-                    send_all(self.tx.as_mut(), &mut output, bufs, &mut idler)?;
+    fn new(
+        role: Role,
+        nf: F,
+        (rx, tx): (Box<dyn RxQueue>, Box<dyn TxQueue>),
+        purge: Option<PurgeSet>,
+        counters: Arc<InstanceCounters>,
+        (batch_size, depth_interval_ns): (usize, u64),
+    ) -> Self {
+        let batch = || Batch::with_capacity(batch_size).expect("batch size checked in spawn_node");
+        Instance {
+            role,
+            nf,
+            rx,
+            tx,
+            purge,
+            notices: 0,
+            counters,
+            metrics: InstanceMetrics::new(depth_interval_ns),
+            input: batch(),
+            output: batch(),
+        }
+    }
+
+    /// Receives one burst and, if packets came, inspects and forwards them.
+    fn serve(&mut self, bufs: &mut BufCache, idler: &mut Idler) -> Result<RxOutcome, PortError> {
+        if let Some(purge) = &mut self.purge {
+            self.notices += purge.update() as u64;
+        }
+        let outcome = self.rx.rx_burst(&mut self.input, bufs)?;
+        if let RxOutcome::Received(_) = outcome {
+            let start = monotonic_ns();
+            process_batch(
+                &mut self.nf,
+                &mut self.input,
+                &mut self.output,
+                &BatchContext {
+                    counters: &self.counters,
+                    purge: self.purge.as_ref(),
+                },
+                bufs,
+            );
+            self.metrics.add_busy(monotonic_ns() - start);
+            let now = now_ns();
+            for pkt in self.output.iter() {
+                if let Ok(frame) = JobFrame::new_checked(pkt.data()) {
+                    self.metrics
+                        .record_latency(now.saturating_sub(frame.ingress_ns()));
                 }
-                RxOutcome::Idle => idler.idle(),
-                RxOutcome::Ended => break,
+            }
+            send_all(self.tx.as_mut(), &mut self.output, bufs, idler)?;
+        }
+        Ok(outcome)
+    }
+
+    /// A dead node's queue: everything that still arrives is dropped and counted, until
+    /// the senders are gone.
+    fn drain_dead(&mut self, bufs: &mut BufCache) -> Result<(), PortError> {
+        loop {
+            match self.rx.rx_burst(&mut self.input, bufs)? {
+                RxOutcome::Received(n) => {
+                    let c = &self.counters.stage;
+                    c.received.add(n as u64);
+                    c.dropped.add(DropReason::NodeDown, n as u64);
+                    self.input.free_into(bufs);
+                }
+                RxOutcome::Idle => std::thread::sleep(Duration::from_millis(1)),
+                RxOutcome::Ended => return Ok(()),
             }
         }
-        self.tx.flush()
     }
+
+    fn report(mut self) -> Result<InstanceReport, PortError> {
+        self.tx.flush()?;
+        let inspected = self.counters.inspected.get();
+        Ok(InstanceReport {
+            role: self.role,
+            function: self.nf.name().to_string(),
+            counters: self.counters.stage.snapshot(),
+            inspected,
+            queue: self.rx.counters().snapshot(),
+            metrics: self.metrics.report(inspected),
+        })
+    }
+}
+
+/// One thread of a node serving `instances` in order of priority: it always serves the
+/// first instance with work, one burst at a time (`inline` mode with two instances, one
+/// `os`-mode thread with one).
+fn run<F: NetworkFunction>(
+    mut instances: Vec<Instance<F>>,
+    placement: Placement,
+    shared: Shared,
+    pool: BufPool,
+    start_together: Option<Arc<Barrier>>,
+) -> Result<ThreadOutcome, PortError> {
+    let mut warnings = Vec::new();
+    if let Some(cg) = &shared.cgroup {
+        if let Err(e) = cg.join_current_thread() {
+            warnings.push(e.to_string());
+        }
+    }
+    let (class, placed) = placement::apply(placement);
+    warnings.extend(placed);
+    if let Some(barrier) = start_together {
+        barrier.wait();
+    }
+    let mut bufs = pool.cache();
+    let bell = Doorbell::for_current_thread();
+    for inst in &mut instances {
+        inst.rx.set_doorbell(bell.clone());
+        inst.tx.set_doorbell(bell.clone());
+    }
+    let mut idler = Idler::new(bell);
+    let mut done = vec![false; instances.len()];
+    let mut killed_at_secs = None;
+    'run: while done.iter().any(|d| !d) {
+        let since = monotonic_ns().saturating_sub(shared.origin_ns);
+        match shared.faults.state(since) {
+            FaultState::Running => {}
+            FaultState::Paused(until) => {
+                // Wake at least every millisecond: a kill may fall inside the pause.
+                sleep_until(shared.origin_ns + until.min(since + 1_000_000));
+                continue;
+            }
+            FaultState::Dead => {
+                killed_at_secs = Some(since as f64 / 1e9);
+                shared.health.mark_down(shared.id);
+                for inst in &mut instances {
+                    inst.drain_dead(&mut bufs)?;
+                }
+                break;
+            }
+        }
+        for inst in &mut instances {
+            inst.metrics.sample_depth(since, || inst.rx.depth());
+        }
+        for (inst, done) in instances.iter_mut().zip(done.iter_mut()) {
+            if *done {
+                continue;
+            }
+            match inst.serve(&mut bufs, &mut idler)? {
+                RxOutcome::Received(_) => {
+                    idler.busy();
+                    continue 'run;
+                }
+                RxOutcome::Ended => *done = true,
+                RxOutcome::Idle => {}
+            }
+        }
+        idler.idle();
+    }
+    let notices = instances.iter().map(|i| i.notices).sum();
+    let serves = instances.iter().map(|i| i.role).collect();
+    let reports = instances
+        .into_iter()
+        .map(Instance::report)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ThreadOutcome {
+        instances: reports,
+        thread: ThreadReport {
+            serves,
+            class,
+            cpu_secs: thread_cpu_secs(),
+            wake_latency: LatencyReport::from_histogram(idler.wake_latency()),
+            warnings,
+        },
+        notices,
+        killed_at_secs,
+    })
+}
+
+/// What [`process_batch`] counts into and consults.
+pub struct BatchContext<'a> {
+    /// The instance's counters.
+    pub counters: &'a InstanceCounters,
+    /// Jobs already delivered by their other copy (active purge), if enabled.
+    pub purge: Option<&'a PurgeSet>,
 }
 
 /// Runs `nf` on packets from the front of `input` (handing it each frame without its
 /// metadata header), moves the packets it forwards to `output` and frees the rest into
-/// `bufs`, counting each: `nf_verdict` for the function's drops, `missing_metadata` for
+/// `bufs`, counting each: `purged` for duplicates whose job was already delivered
+/// (never inspected), `nf_verdict` for the function's drops, `missing_metadata` for
 /// frames without a valid das header. Takes at most `output.room()` packets; the rest
 /// stay in `input`.
 pub fn process_batch<F: NetworkFunction>(
     nf: &mut F,
     input: &mut Batch,
     output: &mut Batch,
-    counters: &StageCounters,
+    ctx: &BatchContext<'_>,
     bufs: &mut BufCache,
 ) {
-    let (mut dropped, mut foreign) = (0u64, 0u64);
+    let (mut dropped, mut foreign, mut purged) = (0u64, 0u64, 0u64);
     let take = input.len().min(output.room());
     let before = output.len() as u64;
     for pkt in input.drain_front(take) {
         let verdict = match JobFrame::new_checked(pkt.data()) {
-            Ok(frame) => Some(nf.process(frame.inner(), &frame.meta())),
+            Ok(frame) => {
+                let meta = frame.meta();
+                if ctx.purge.is_some_and(|p| p.is_purged(&meta)) {
+                    purged += 1;
+                    bufs.free(pkt);
+                    continue;
+                }
+                Some(nf.process(frame.inner(), &meta))
+            }
             Err(_) => None,
         };
         match verdict {
@@ -276,8 +676,11 @@ pub fn process_batch<F: NetworkFunction>(
             }
         }
     }
-    counters.received.add(take as u64);
-    counters.forwarded.add(output.len() as u64 - before);
-    counters.dropped.add(DropReason::NfVerdict, dropped);
-    counters.dropped.add(DropReason::MissingMetadata, foreign);
+    let c = &ctx.counters.stage;
+    c.received.add(take as u64);
+    c.forwarded.add(output.len() as u64 - before);
+    c.dropped.add(DropReason::NfVerdict, dropped);
+    c.dropped.add(DropReason::MissingMetadata, foreign);
+    c.dropped.add(DropReason::Purged, purged);
+    ctx.counters.inspected.add(take as u64 - foreign - purged);
 }

@@ -1,11 +1,15 @@
-//! The sliding window over job ids that decides which copy of a job is the first.
+//! A sliding window over job ids: which of the most recent ids were seen.
 //!
 //! Like IPsec's anti-replay window: the window remembers, one bit per id, which of the
-//! `size` most recent ids (counting back from the highest id seen) were delivered. An id
-//! above the highest moves the window forward; an id inside it is a first copy if its
-//! bit is clear; an id below it is *late*: its bit is gone, so whether a copy was
-//! already forwarded is unknown, and it is never forwarded (no double delivery, and the
-//! loss is counted). Memory is `size / 8` bytes, fixed at creation.
+//! `size` most recent ids (counting back from the highest id seen) were marked. An id
+//! above the highest moves the window forward; an id inside it was seen if its bit is
+//! set; an id below it is *late*: its bit is gone, so whether it was seen is unknown.
+//! Memory is `size / 8` bytes, fixed at creation.
+//!
+//! Dedup uses it to decide which copy of a job is the first (a late copy is never
+//! forwarded: no double delivery, and the loss is counted); a node uses it to remember
+//! which jobs were completed by their other copy (a late duplicate is inspected, since
+//! nothing says it is useless).
 
 /// What the window says about one copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +62,27 @@ impl JobWindow {
     /// Bytes of memory the window uses for its bits.
     pub fn memory_bytes(&self) -> usize {
         self.bits.len() * 8
+    }
+
+    /// Whether `id` was marked (`Late` when it is older than the window), without
+    /// marking it.
+    #[inline]
+    pub fn check(&self, id: u64) -> Seen {
+        let Some(top) = self.top else {
+            return Seen::First;
+        };
+        if id > top {
+            return Seen::First;
+        }
+        if top - id >= self.size {
+            return Seen::Late;
+        }
+        let slot = id & self.mask;
+        if self.bits[(slot / 64) as usize] & (1u64 << (slot % 64)) != 0 {
+            Seen::Repeat
+        } else {
+            Seen::First
+        }
     }
 
     /// Classifies `id` and remembers it.
@@ -173,6 +198,19 @@ mod tests {
         for id in 10_000 + 7..10_000 + 70 {
             assert_eq!(w.observe(id), Seen::First, "id {id}");
         }
+    }
+
+    #[test]
+    fn check_reports_without_marking() {
+        let mut w = JobWindow::new(64).unwrap();
+        assert_eq!(w.check(5), Seen::First);
+        assert_eq!(w.observe(5), Seen::First);
+        assert_eq!(w.check(5), Seen::Repeat);
+        assert_eq!(w.check(6), Seen::First);
+        assert_eq!(w.check(6), Seen::First);
+        assert_eq!(w.observe(200), Seen::First);
+        assert_eq!(w.check(5), Seen::Late);
+        assert_eq!(w.check(199), Seen::First);
     }
 
     #[test]

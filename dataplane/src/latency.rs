@@ -1,0 +1,61 @@
+//! Latency summaries of HdrHistograms, the form every report uses.
+
+use hdrhistogram::Histogram;
+
+/// Longest latency a das histogram tracks, in ns (an hour); longer values are clamped.
+pub const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
+
+/// A histogram of latencies in ns, 3 significant digits, 1 ns to an hour.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("static histogram bounds are valid")
+}
+
+/// Percentiles of a latency histogram, in microseconds.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LatencyReport {
+    /// Values recorded.
+    pub count: u64,
+    /// Median.
+    pub p50_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// 99.9th percentile.
+    pub p999_us: f64,
+    /// Largest.
+    pub max_us: f64,
+}
+
+impl LatencyReport {
+    /// The summary of `h` (values in ns); all zero when it is empty.
+    pub fn from_histogram(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return LatencyReport::default();
+        }
+        let us = |ns: u64| ns as f64 / 1e3;
+        LatencyReport {
+            count: h.len(),
+            p50_us: us(h.value_at_quantile(0.5)),
+            p99_us: us(h.value_at_quantile(0.99)),
+            p999_us: us(h.value_at_quantile(0.999)),
+            max_us: us(h.max()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_in_microseconds() {
+        let mut h = latency_histogram();
+        for ns in 1..=1000u64 {
+            h.record(ns * 1000).unwrap();
+        }
+        let r = LatencyReport::from_histogram(&h);
+        assert_eq!(r.count, 1000);
+        assert!((r.p50_us - 500.0).abs() < 1.0, "{r:?}");
+        assert!((r.max_us - 1000.0).abs() < 1.0, "{r:?}");
+        assert_eq!(LatencyReport::from_histogram(&latency_histogram()).count, 0);
+    }
+}

@@ -1,0 +1,186 @@
+//! A fixed, independent CPU capacity per node, with the cgroup v1 `cpu` controller.
+//!
+//! A machine with fewer cores than nodes cannot pin each node to its own core. Instead
+//! each node gets a child cgroup of the `cpu` controller whose bandwidth limits hold
+//! the node's threads to a fraction of one core: `cpu.cfs_quota_us` / `cpu.cfs_period_us`
+//! for time-sharing threads (SCHED_OTHER, SCHED_IDLE) and `cpu.rt_runtime_us` /
+//! `cpu.rt_period_us` for SCHED_FIFO threads. A straggler's background task joins the
+//! same cgroup, so it eats into its own node's share and nobody else's. Needs the cgroup
+//! v1 `cpu` controller mounted at `/sys/fs/cgroup/cpu` and write access to it (root).
+//! The cgroup is removed when the [`NodeCgroup`] is dropped, after its threads ended.
+
+use std::path::{Path, PathBuf};
+
+/// Where the cgroup v1 `cpu` controller is mounted.
+pub const CPU_CGROUP_ROOT: &str = "/sys/fs/cgroup/cpu";
+
+/// CFS bandwidth period, in µs (the kernel's default).
+const CFS_PERIOD_US: u64 = 100_000;
+/// Real-time bandwidth period, in µs (the kernel's default).
+const RT_PERIOD_US: u64 = 1_000_000;
+
+/// Errors setting up a node's CPU capacity.
+#[derive(Debug, thiserror::Error)]
+pub enum CapacityError {
+    /// The fraction is not in (0, 1].
+    #[error("CPU capacity {0} is not a fraction of a core in (0, 1]")]
+    BadFraction(f64),
+    /// No cgroup v1 cpu controller.
+    #[error(
+        "per-node CPU capacity needs the cgroup v1 cpu controller at {CPU_CGROUP_ROOT}, \
+         which this machine lacks (cgroup v2 thread-level limits are not supported)"
+    )]
+    NoController,
+    /// A cgroup file could not be written.
+    #[error("cannot set up the cgroup at {path}: {source} (per-node CPU capacity needs root)")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The cgroup of one node.
+#[derive(Debug)]
+pub struct NodeCgroup {
+    dir: PathBuf,
+    fraction: f64,
+}
+
+impl NodeCgroup {
+    /// Creates the cgroup of `node` (named after the process and the node) holding its
+    /// threads to `fraction` of one core.
+    pub fn create(node: usize, fraction: f64) -> Result<Self, CapacityError> {
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            return Err(CapacityError::BadFraction(fraction));
+        }
+        let root = Path::new(CPU_CGROUP_ROOT);
+        if !root.join("cpu.cfs_quota_us").exists() {
+            return Err(CapacityError::NoController);
+        }
+        let dir = root.join(format!("das-{}-node{node}", std::process::id()));
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CapacityError::Io { path, source }
+        };
+        if !dir.exists() {
+            std::fs::create_dir(&dir).map_err(io(&dir))?;
+        }
+        let cgroup = NodeCgroup { dir, fraction };
+        let quota = (fraction * CFS_PERIOD_US as f64).round() as u64;
+        let rt_runtime = (fraction * RT_PERIOD_US as f64 * 0.95).round() as u64;
+        for (file, value) in [
+            ("cpu.cfs_period_us", CFS_PERIOD_US),
+            ("cpu.cfs_quota_us", quota.max(1000)),
+            ("cpu.rt_period_us", RT_PERIOD_US),
+            ("cpu.rt_runtime_us", rt_runtime),
+        ] {
+            let path = cgroup.dir.join(file);
+            std::fs::write(&path, value.to_string()).map_err(io(&path))?;
+        }
+        Ok(cgroup)
+    }
+
+    /// The fraction of a core the node gets.
+    pub fn fraction(&self) -> f64 {
+        self.fraction
+    }
+
+    /// The cgroup's folder.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Moves the calling thread into the cgroup.
+    pub fn join_current_thread(&self) -> Result<(), CapacityError> {
+        // Writing 0 to a v1 `tasks` file moves the writing thread.
+        let path = self.dir.join("tasks");
+        std::fs::write(&path, "0").map_err(|source| CapacityError::Io { path, source })
+    }
+
+    /// The CPU time the cgroup's threads used so far, in seconds (`cpuacct` when it is
+    /// co-mounted, else the `cpu.stat` of kernels that report it).
+    pub fn usage_secs(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(self.dir.join("cpu.stat")).ok()?;
+        stat.lines()
+            .find_map(|l| l.strip_prefix("usage_usec "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|us| us / 1e6)
+    }
+
+    /// How many CFS periods the cgroup was throttled in (its quota ran out).
+    pub fn throttled_periods(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(self.dir.join("cpu.stat")).ok()?;
+        stat.lines()
+            .find_map(|l| l.strip_prefix("nr_throttled "))
+            .and_then(|v| v.trim().parse().ok())
+    }
+}
+
+impl Drop for NodeCgroup {
+    fn drop(&mut self) {
+        // Threads that left (ended) leave the cgroup empty; a cgroup that still holds a
+        // thread cannot be removed and is left for the OS, named after this process.
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// Whether this process can create node cgroups: tries one and removes it.
+pub fn available() -> bool {
+    NodeCgroup::create(usize::MAX, 0.5).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractions_outside_a_core_are_refused() {
+        assert!(matches!(
+            NodeCgroup::create(0, 0.0),
+            Err(CapacityError::BadFraction(_))
+        ));
+        assert!(matches!(
+            NodeCgroup::create(0, 1.5),
+            Err(CapacityError::BadFraction(_))
+        ));
+    }
+
+    #[test]
+    fn a_cgroup_limits_and_is_removed() {
+        if !available() {
+            assert!(
+                std::env::var("DAS_REQUIRE_PRIVILEGES").as_deref() != Ok("1"),
+                "cgroup v1 cpu controller required (DAS_REQUIRE_PRIVILEGES=1) but not usable"
+            );
+            eprintln!("skipped: no writable cgroup v1 cpu controller (needs root)");
+            return;
+        }
+        let cg = NodeCgroup::create(7, 0.25).unwrap();
+        let path = cg.path().to_path_buf();
+        let read = |f: &str| {
+            std::fs::read_to_string(path.join(f))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        assert_eq!(read("cpu.cfs_quota_us"), "25000");
+        assert_eq!(read("cpu.rt_runtime_us"), "237500");
+        std::thread::spawn({
+            let tasks = path.join("tasks");
+            move || {
+                std::fs::write(&tasks, "0").unwrap();
+                let me = std::fs::read_link("/proc/thread-self").unwrap();
+                let tid = me.file_name().unwrap().to_string_lossy().to_string();
+                let members = std::fs::read_to_string(&tasks).unwrap();
+                assert!(members.lines().any(|l| l == tid), "{tid} not in {members}");
+            }
+        })
+        .join()
+        .unwrap();
+        drop(cg);
+        assert!(!path.exists(), "cgroup left behind");
+    }
+}
