@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export DAS_REQUIRE_TSHARK=1
+# CI runs as root: tests that need privileges (SCHED_FIFO, cgroups) must not skip.
+if [ "$(id -u)" -eq 0 ]; then export DAS_REQUIRE_PRIVILEGES=1; fi
 
 step() { printf '\n== %s\n' "$*"; }
 

@@ -4,6 +4,7 @@
 //! process; `gen` writes generated traffic to a pcap file; `dpdk-config` checks the
 //! DPDK configuration and prints its EAL arguments and flow rules.
 
+mod bench_cmd;
 mod dpdk_cmd;
 mod gen_cmd;
 mod pipeline;
@@ -26,6 +27,8 @@ struct Cli {
     command: Command,
 }
 
+// The run options are the largest variant; the enum is built once at start-up.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Replay traffic through duplicator -> N IDS nodes -> dedup in one process and
@@ -36,6 +39,9 @@ enum Command {
     /// Check the DPDK configuration (EAL, ports, flow rules) and print the EAL arguments
     /// and the steering rules in dpdk-testpmd syntax.
     DpdkConfig(dpdk_cmd::DpdkConfigArgs),
+    /// Measure a node's scheduling (duplicates' cost to primaries, wake-up latency) and
+    /// the independence of nodes under a straggler.
+    Bench(bench_cmd::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::Gen(args) => gen_cmd::run(args),
         Command::DpdkConfig(args) => dpdk_cmd::run(args),
+        Command::Bench(args) => bench_cmd::run(args),
     };
     match result {
         Ok(code) => code,

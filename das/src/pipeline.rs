@@ -235,7 +235,10 @@ pub fn run(
 
     let cgroups = match config.capacity {
         Some(fraction) => (0..config.nodes)
-            .map(|i| NodeCgroup::create(i, fraction).map(|c| Some(Arc::new(c))))
+            .map(|i| {
+                NodeCgroup::create(i, fraction, config.mode == SchedMode::Os)
+                    .map(|c| Some(Arc::new(c)))
+            })
             .collect::<Result<Vec<_>, _>>()
             .context("--node-capacity")?,
         None => vec![None; config.nodes],

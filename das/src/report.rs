@@ -108,12 +108,12 @@ pub fn accounting(r: &RunReport) -> Vec<Check> {
     for (i, node) in r.node_reports.iter().enumerate() {
         let to = &r.links[1 + 2 * i].port.queues;
         let from = &r.links[2 + 2 * i].port.queues;
-        for q in 0..2 {
+        for (q, (queue, copies)) in to.iter().zip(dup.copies_per_node[i]).enumerate() {
             check(
                 &mut c,
                 format!("node {i} queue {q}: took what the duplicator counted"),
-                to[q].tx_packets,
-                dup.copies_per_node[i][q],
+                queue.tx_packets,
+                copies,
                 "queue tx vs duplicator",
             );
         }

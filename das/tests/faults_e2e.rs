@@ -235,11 +235,7 @@ fn nodes_sharing_a_core_get_their_own_cgroup_capacity() {
     let leftover: Vec<_> = std::fs::read_dir(ids_worker::capacity::CPU_CGROUP_ROOT)
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("das-")
-        })
+        .filter(|e| e.file_name().to_string_lossy().starts_with("das-"))
         .filter(|e| {
             !Path::new(&format!(
                 "/proc/{}",

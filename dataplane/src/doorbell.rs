@@ -92,6 +92,9 @@ pub struct Idler {
     spin_rounds: u32,
     yield_rounds: u32,
     max_sleep: Duration,
+    /// Keep spinning until the idle stretch is this long (0: count rounds only).
+    spin_ns: u64,
+    idle_since_ns: u64,
     wake_latency: Histogram<u64>,
 }
 
@@ -112,6 +115,8 @@ impl Idler {
             spin_rounds: DEFAULT_SPIN_ROUNDS,
             yield_rounds: DEFAULT_YIELD_ROUNDS,
             max_sleep: DEFAULT_MAX_SLEEP,
+            spin_ns: 0,
+            idle_since_ns: 0,
             wake_latency: crate::latency::latency_histogram(),
         }
     }
@@ -126,6 +131,14 @@ impl Idler {
     pub fn with_rounds(mut self, spin: u32, yield_: u32) -> Self {
         self.spin_rounds = spin;
         self.yield_rounds = yield_;
+        self
+    }
+
+    /// Spins for at least `spin` of idle time before yielding and sleeping: a thread
+    /// whose work arrives in closely spaced bursts then never pays a wake-up between
+    /// them (at the price of that much CPU after each burst).
+    pub fn with_spin_time(mut self, spin: Duration) -> Self {
+        self.spin_ns = spin.as_nanos() as u64;
         self
     }
 
@@ -163,6 +176,21 @@ impl Idler {
             return;
         }
         self.idle_rounds = self.idle_rounds.saturating_add(1);
+        if self.spin_ns > 0 {
+            let now = monotonic_ns();
+            if self.idle_rounds == 1 {
+                self.idle_since_ns = now;
+            }
+            if now - self.idle_since_ns < self.spin_ns {
+                // Stay in the spinning phase until the spin time is used up.
+                self.idle_rounds = 1;
+                std::hint::spin_loop();
+                return;
+            }
+            if self.idle_rounds <= self.spin_rounds {
+                self.idle_rounds = self.spin_rounds + 1;
+            }
+        }
         if self.idle_rounds <= self.spin_rounds {
             std::hint::spin_loop();
         } else if self.idle_rounds <= self.spin_rounds + self.yield_rounds {

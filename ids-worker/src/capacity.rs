@@ -31,6 +31,15 @@ pub enum CapacityError {
          which this machine lacks (cgroup v2 thread-level limits are not supported)"
     )]
     NoController,
+    /// The real-time bandwidth of the parent cgroup cannot cover another node.
+    #[error(
+        "no real-time bandwidth left for another node at {fraction} of a core: the nodes' \
+         shares must add up to at most 95 % of a core (the kernel's real-time limit)"
+    )]
+    RealtimeBudget {
+        /// The share asked for.
+        fraction: f64,
+    },
     /// A cgroup file could not be written.
     #[error("cannot set up the cgroup at {path}: {source} (per-node CPU capacity needs root)")]
     Io {
@@ -51,8 +60,10 @@ pub struct NodeCgroup {
 
 impl NodeCgroup {
     /// Creates the cgroup of `node` (named after the process and the node) holding its
-    /// threads to `fraction` of one core.
-    pub fn create(node: usize, fraction: f64) -> Result<Self, CapacityError> {
+    /// threads to `fraction` of one core; with `realtime`, SCHED_FIFO threads (an `os`
+    /// node's primary, its stragglers) get the same share of real-time bandwidth.
+    /// Empty cgroups left by das processes that no longer exist are removed first.
+    pub fn create(node: usize, fraction: f64, realtime: bool) -> Result<Self, CapacityError> {
         if !(fraction > 0.0 && fraction <= 1.0) {
             return Err(CapacityError::BadFraction(fraction));
         }
@@ -60,6 +71,7 @@ impl NodeCgroup {
         if !root.join("cpu.cfs_quota_us").exists() {
             return Err(CapacityError::NoController);
         }
+        remove_stale(root);
         let dir = root.join(format!("das-{}-node{node}", std::process::id()));
         let io = |path: &Path| {
             let path = path.to_path_buf();
@@ -70,7 +82,11 @@ impl NodeCgroup {
         }
         let cgroup = NodeCgroup { dir, fraction };
         let quota = (fraction * CFS_PERIOD_US as f64).round() as u64;
-        let rt_runtime = (fraction * RT_PERIOD_US as f64 * 0.95).round() as u64;
+        let rt_runtime = if realtime {
+            (fraction * RT_PERIOD_US as f64 * 0.95).round() as u64
+        } else {
+            0
+        };
         for (file, value) in [
             ("cpu.cfs_period_us", CFS_PERIOD_US),
             ("cpu.cfs_quota_us", quota.max(1000)),
@@ -78,7 +94,13 @@ impl NodeCgroup {
             ("cpu.rt_runtime_us", rt_runtime),
         ] {
             let path = cgroup.dir.join(file);
-            std::fs::write(&path, value.to_string()).map_err(io(&path))?;
+            std::fs::write(&path, value.to_string()).map_err(|source| {
+                if file == "cpu.rt_runtime_us" && source.raw_os_error() == Some(22) {
+                    CapacityError::RealtimeBudget { fraction }
+                } else {
+                    io(&path)(source)
+                }
+            })?;
         }
         Ok(cgroup)
     }
@@ -121,15 +143,40 @@ impl NodeCgroup {
 
 impl Drop for NodeCgroup {
     fn drop(&mut self) {
-        // Threads that left (ended) leave the cgroup empty; a cgroup that still holds a
-        // thread cannot be removed and is left for the OS, named after this process.
-        let _ = std::fs::remove_dir(&self.dir);
+        // A thread that was just joined may not have left the cgroup yet (the kernel
+        // releases it after waking the joiner): retry briefly. A cgroup that still
+        // holds threads is left, and removed by the next das process (see
+        // `remove_stale`).
+        for _ in 0..200 {
+            match std::fs::remove_dir(&self.dir) {
+                Err(e) if e.raw_os_error() == Some(16) => {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+/// Removes the node cgroups of das processes that no longer run.
+fn remove_stale(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.strip_prefix("das-").and_then(|r| r.split('-').next()) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir(entry.path());
+        }
     }
 }
 
 /// Whether this process can create node cgroups: tries one and removes it.
 pub fn available() -> bool {
-    NodeCgroup::create(usize::MAX, 0.5).is_ok()
+    NodeCgroup::create(usize::MAX, 0.5, false).is_ok()
 }
 
 #[cfg(test)]
@@ -139,11 +186,11 @@ mod tests {
     #[test]
     fn fractions_outside_a_core_are_refused() {
         assert!(matches!(
-            NodeCgroup::create(0, 0.0),
+            NodeCgroup::create(0, 0.0, false),
             Err(CapacityError::BadFraction(_))
         ));
         assert!(matches!(
-            NodeCgroup::create(0, 1.5),
+            NodeCgroup::create(0, 1.5, false),
             Err(CapacityError::BadFraction(_))
         ));
     }
@@ -158,7 +205,7 @@ mod tests {
             eprintln!("skipped: no writable cgroup v1 cpu controller (needs root)");
             return;
         }
-        let cg = NodeCgroup::create(7, 0.25).unwrap();
+        let cg = NodeCgroup::create(7, 0.25, true).unwrap();
         let path = cg.path().to_path_buf();
         let read = |f: &str| {
             std::fs::read_to_string(path.join(f))

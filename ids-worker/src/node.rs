@@ -76,6 +76,9 @@ impl std::str::FromStr for SchedMode {
 /// SCHED_FIFO priority of a primary instance in `os` mode.
 pub const PRIMARY_FIFO_PRIORITY: u8 = 10;
 
+/// How long an `os`-mode primary spins before it sleeps, by default.
+pub const DEFAULT_PRIMARY_SPIN: Duration = Duration::from_micros(50);
+
 /// Duplicates an `inline` node inspects per turn, by default.
 pub const DEFAULT_DUPLICATE_BATCH: usize = 8;
 
@@ -98,11 +101,16 @@ pub struct NodeConfig {
     pub purge_window: usize,
     /// Interval between queue-depth samples (zero: none).
     pub depth_interval: Duration,
+    /// In `os` mode, how long the primary thread spins after its queue empties before
+    /// it sleeps: bursts that follow closer than this cost no wake-up, and the
+    /// secondary gets the core only after that much idleness.
+    pub primary_spin: Duration,
 }
 
 impl NodeConfig {
     /// A node with the defaults: `inline`, batches of 32, 8 duplicates per turn, no
-    /// faults, a 2^16 purge window, depth sampled every 10 ms.
+    /// faults, a 2^16 purge window, depth sampled every 10 ms, an `os`-mode primary
+    /// spinning 50 us before it sleeps.
     pub fn new(id: usize, core: Option<usize>) -> Self {
         NodeConfig {
             id,
@@ -113,6 +121,7 @@ impl NodeConfig {
             faults: NodeFaults::default(),
             purge_window: 1 << 16,
             depth_interval: Duration::from_millis(10),
+            primary_spin: DEFAULT_PRIMARY_SPIN,
         }
     }
 }
@@ -375,7 +384,7 @@ pub fn spawn_node<F: NetworkFunction>(
                 source,
             })
     };
-    let core = config.core;
+    let (core, primary_spin) = (config.core, config.primary_spin);
     let threads = match config.mode {
         SchedMode::Inline => {
             let pool = pool.clone();
@@ -386,7 +395,14 @@ pub fn spawn_node<F: NetworkFunction>(
                         core,
                         class: SchedClass::Normal,
                     };
-                    run(vec![primary, secondary], placement, shared, pool, None)
+                    run(
+                        vec![primary, secondary],
+                        placement,
+                        shared,
+                        pool,
+                        None,
+                        Duration::ZERO,
+                    )
                 }),
             )?]
         }
@@ -404,7 +420,14 @@ pub fn spawn_node<F: NetworkFunction>(
                             core,
                             class: SchedClass::Fifo(PRIMARY_FIFO_PRIORITY),
                         };
-                        run(vec![primary], placement, shared, pool_1, Some(placed))
+                        run(
+                            vec![primary],
+                            placement,
+                            shared,
+                            pool_1,
+                            Some(placed),
+                            primary_spin,
+                        )
                     }),
                 )?,
                 spawn(
@@ -414,7 +437,14 @@ pub fn spawn_node<F: NetworkFunction>(
                             core,
                             class: SchedClass::Idle,
                         };
-                        run(vec![secondary], placement, shared_2, pool_2, Some(placed_2))
+                        run(
+                            vec![secondary],
+                            placement,
+                            shared_2,
+                            pool_2,
+                            Some(placed_2),
+                            Duration::ZERO,
+                        )
                     }),
                 )?,
             ]
@@ -547,6 +577,7 @@ fn run<F: NetworkFunction>(
     shared: Shared,
     pool: BufPool,
     start_together: Option<Arc<Barrier>>,
+    spin: Duration,
 ) -> Result<ThreadOutcome, PortError> {
     let mut warnings = Vec::new();
     if let Some(cg) = &shared.cgroup {
@@ -565,7 +596,7 @@ fn run<F: NetworkFunction>(
         inst.rx.set_doorbell(bell.clone());
         inst.tx.set_doorbell(bell.clone());
     }
-    let mut idler = Idler::new(bell);
+    let mut idler = Idler::new(bell).with_spin_time(spin);
     let mut done = vec![false; instances.len()];
     let mut killed_at_secs = None;
     'run: while done.iter().any(|d| !d) {
