@@ -125,10 +125,8 @@ fn duplicator_for(scheme: Scheme, nodes: usize, batch: usize) -> (Duplicator, Ve
         .collect();
     let d = Duplicator::new(
         DuplicatorConfig {
-            id: 0,
-            nodes,
-            scheme,
             batch,
+            ..DuplicatorConfig::new(0, nodes, scheme)
         },
         outputs,
     )

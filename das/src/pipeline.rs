@@ -17,7 +17,7 @@ use dataplane::port::{Port, PortStats};
 use dataplane::ring::{Overflow, RingPort, RingQueueConfig};
 use dataplane::{BufPool, buf::PoolStats};
 use dedup::{Dedup, DedupConfig, DedupIo, DedupReport};
-use duplicator::{Duplicator, DuplicatorConfig, DuplicatorReport, NodeOutput, Scheme};
+use duplicator::{Duplicator, DuplicatorConfig, DuplicatorReport, GuardConfig, NodeOutput, Scheme};
 use ids_worker::capacity::NodeCgroup;
 use ids_worker::{
     DuplicatePolicy, Forwarder, NetworkFunction, NodeConfig, NodeFaults, NodeIo, NodeReport,
@@ -110,6 +110,10 @@ pub struct PipelineConfig {
     pub duplicate_capacity: usize,
     /// What a node's duplicate queue does when full, and whether dedup purges.
     pub duplicate_policy: DuplicatePolicy,
+    /// Hedged scheme: duplicate while the primary node's queue holds this many packets.
+    pub hedge_depth: usize,
+    /// Whether the duplicator's overload guard runs (DAS and hedged).
+    pub guard: bool,
     /// Dedup window, in job ids.
     pub window: usize,
     /// CPUs the nodes are pinned to, round robin (empty: no pinning).
@@ -229,6 +233,7 @@ pub fn run(
     let duplicate_overflow = match config.duplicate_policy {
         DuplicatePolicy::DropTail => Overflow::DropTail,
         DuplicatePolicy::DropOldest | DuplicatePolicy::Purge => Overflow::DropOldest,
+        DuplicatePolicy::Lossless => Overflow::Backpressure,
     };
     let duplicate_queue = RingQueueConfig::new(config.duplicate_capacity, duplicate_overflow);
     let purge = config.duplicate_policy == DuplicatePolicy::Purge;
@@ -314,10 +319,10 @@ pub fn run(
         .collect::<Result<Vec<_>>>()?;
     let duplicator = Duplicator::new(
         DuplicatorConfig {
-            id: 0,
-            nodes: config.nodes,
-            scheme: config.scheme,
             batch: config.batch,
+            hedge_depth: config.hedge_depth,
+            guard: config.guard.then(GuardConfig::default),
+            ..DuplicatorConfig::new(0, config.nodes, config.scheme)
         },
         outputs,
     )?

@@ -98,10 +98,10 @@ pub fn accounting(r: &RunReport) -> Vec<Check> {
         };
         check(
             &mut c,
-            "duplicator: one duplicate per packet by scheme",
-            dup.duplicates,
+            "duplicator: one duplicate per packet, or a reason for none",
+            dup.duplicates + dup.not_hedged + dup.guarded,
             expected,
-            "duplicates vs expected",
+            "duplicates + not hedged + guarded vs expected",
         );
     }
     let mut nf_drops = 0;

@@ -45,7 +45,9 @@ pub struct RunArgs {
     nodes: usize,
 
     /// Duplication scheme: single (no duplicates), clone (duplicate at equal priority),
-    /// das (duplicate at low priority, bounded queue).
+    /// clone-prio (duplicate at low priority, never dropped), das (duplicate at low
+    /// priority, bounded queue, purged, overload guard), hedged (das, but a duplicate
+    /// only while the primary node's queue is long).
     #[arg(long, default_value = "das", value_name = "SCHEME")]
     scheme: Scheme,
 
@@ -78,11 +80,22 @@ pub struct RunArgs {
     #[arg(long, default_value = "backpressure", value_name = "POLICY", value_parser = parse_overflow)]
     primary_overflow: Overflow,
 
-    /// What a node's duplicate queue does when full: drop-oldest, drop-tail, or purge
+    /// What a node's duplicate queue does when full: drop-oldest, drop-tail, purge
     /// (drop-oldest, and duplicates whose primary was already delivered are removed
-    /// before inspection, on completion notices from dedup).
-    #[arg(long, default_value = "drop-oldest", value_name = "POLICY")]
-    dup_policy: DuplicatePolicy,
+    /// before inspection, on completion notices from dedup) or lossless (the duplicator
+    /// waits). Default: purge for das and hedged, lossless for clone-prio.
+    #[arg(long, value_name = "POLICY")]
+    dup_policy: Option<DuplicatePolicy>,
+
+    /// Hedged scheme: a packet gets a duplicate while its primary node's queue holds at
+    /// least this many packets.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    hedge_depth: usize,
+
+    /// Turn off the duplicator's overload guard (by default DAS and hedged stop sending
+    /// a node duplicates while its duplicate queue drops more than half of them).
+    #[arg(long)]
+    no_guard: bool,
 
     /// How a node shares its core between its instances: inline (one thread, primaries
     /// first, a small duplicate batch when they are idle) or os (primary thread at
@@ -195,7 +208,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         window: args.window,
         cores,
         primary_overflow: args.primary_overflow,
-        duplicate_policy: args.dup_policy,
+        duplicate_policy: args.dup_policy.unwrap_or(match args.scheme {
+            Scheme::Das | Scheme::Hedged => DuplicatePolicy::Purge,
+            Scheme::ClonePrio => DuplicatePolicy::Lossless,
+            Scheme::Single | Scheme::Clone => DuplicatePolicy::DropOldest,
+        }),
+        hedge_depth: args.hedge_depth,
+        guard: !args.no_guard,
         mode: args.sched,
         duplicate_batch: args.dup_batch,
         capacity: args.node_capacity,

@@ -30,7 +30,7 @@ fn bad_options_are_explained() {
     assert_error(&["run", "--nodes", "0"], "--nodes must be at least 1");
     assert_error(
         &["run", "--scheme", "cloning"],
-        "expected single, clone or das",
+        "expected single, clone, clone-prio, das or hedged",
     );
     assert_error(&["run", "--batch", "0"], "batch size 0 is outside 1..=256");
     assert_error(&["run", "--window", "1000"], "must be a power of two");

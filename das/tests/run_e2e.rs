@@ -90,7 +90,7 @@ fn every_corpus_capture_comes_out_exactly_once_with_every_scheme() {
     for file in &files {
         let expected = sorted_frames(file);
         let label = file.file_name().unwrap().to_string_lossy().to_string();
-        for (scheme, nodes) in ["single", "clone", "das"]
+        for (scheme, nodes) in ["single", "clone", "clone-prio", "das", "hedged"]
             .into_iter()
             .flat_map(|s| (2..=4).map(move |n| (s, n)))
         {
@@ -103,15 +103,22 @@ fn every_corpus_capture_comes_out_exactly_once_with_every_scheme() {
             );
             let r = &report["report"];
             assert_eq!(r["duplicator"]["counters"]["received"], expected.len());
-            let dups = r["duplicator"]["duplicates"].as_u64().unwrap();
-            assert_eq!(
-                dups,
-                if scheme == "single" {
-                    0
-                } else {
-                    expected.len() as u64
-                }
-            );
+            let d = &r["duplicator"];
+            let field = |f: &str| d[f].as_u64().unwrap();
+            let made_or_skipped = field("duplicates") + field("not_hedged") + field("guarded");
+            let expected_dups = if scheme == "single" {
+                0
+            } else {
+                expected.len() as u64
+            };
+            assert_eq!(made_or_skipped, expected_dups, "{label} {scheme} {nodes}");
+            if scheme == "clone" || scheme == "clone-prio" {
+                assert_eq!(
+                    field("duplicates"),
+                    expected_dups,
+                    "{label} {scheme}: every packet cloned"
+                );
+            }
         }
     }
 }
@@ -139,7 +146,7 @@ fn generated_traffic_comes_out_exactly_once_on_two_to_four_nodes() {
     let expected = sorted_frames(&input);
     assert!(expected.len() > 5_000, "{} packets", expected.len());
     for nodes in 2..=4 {
-        for scheme in ["single", "clone", "das"] {
+        for scheme in ["single", "clone", "clone-prio", "das", "hedged"] {
             // Generated in memory by `das run` itself, and replayed from the file.
             run_and_check(
                 "generated",

@@ -200,6 +200,12 @@ pub trait TxQueue: Send {
     /// `tx_burst` that could not take everything.
     fn set_doorbell(&mut self, _bell: Arc<Doorbell>) {}
 
+    /// Packets sent and not yet taken by the receiver, where the backend can tell (the
+    /// receiver's queue depth as the sender sees it).
+    fn depth(&self) -> Option<usize> {
+        None
+    }
+
     /// This queue's counters.
     fn counters(&self) -> Arc<QueueCounters>;
 }

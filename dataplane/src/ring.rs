@@ -217,6 +217,10 @@ impl TxQueue for SpscTx {
         let _ = self.link.producer_bell.set(bell);
     }
 
+    fn depth(&self) -> Option<usize> {
+        Some(self.producer.buffer().capacity() - self.producer.slots())
+    }
+
     fn counters(&self) -> Arc<QueueCounters> {
         self.link.counters.clone()
     }
@@ -316,6 +320,10 @@ impl TxQueue for EvictingTx {
         Ok(n)
     }
 
+    fn depth(&self) -> Option<usize> {
+        Some(self.ring.len())
+    }
+
     fn counters(&self) -> Arc<QueueCounters> {
         self.link.counters.clone()
     }
@@ -410,6 +418,7 @@ mod tests {
         assert_eq!(tx.tx_burst(&mut batch, &mut bufs).unwrap(), 4);
         assert_eq!(frames(&batch), vec![4, 5]);
         assert_eq!(rx.depth(), Some(4));
+        assert_eq!(tx.depth(), Some(4));
         let mut got = Batch::with_capacity(8).unwrap();
         assert_eq!(
             rx.rx_burst(&mut got, &mut bufs).unwrap(),

@@ -16,5 +16,6 @@ pub use runner::{DuplicatorHandle, spawn};
 pub use scheme::{Scheme, UnknownScheme};
 pub use select::{NodeTable, SelectError};
 pub use stage::{
-    Duplicator, DuplicatorConfig, DuplicatorCounters, DuplicatorError, DuplicatorReport, NodeOutput,
+    Duplicator, DuplicatorConfig, DuplicatorCounters, DuplicatorError, DuplicatorReport,
+    GuardConfig, NodeOutput,
 };

@@ -12,7 +12,7 @@ use crate::scheme::Scheme;
 use crate::select::{NodeTable, SelectError};
 
 /// Duplicator settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DuplicatorConfig {
     /// This duplicator's id, stamped in every copy (job ids are unique per duplicator).
     pub id: u8,
@@ -22,6 +22,63 @@ pub struct DuplicatorConfig {
     pub scheme: Scheme,
     /// Packets per batch sent to a node queue.
     pub batch: usize,
+    /// With the hedged scheme: a packet gets a duplicate only while its primary node's
+    /// queue 0 holds at least this many packets (queueing delay = depth × the node's
+    /// time per packet).
+    pub hedge_depth: usize,
+    /// The overload guard (DAS and hedged): `None` turns it off.
+    pub guard: Option<GuardConfig>,
+}
+
+impl DuplicatorConfig {
+    /// A configuration with the defaults: batches of 32, hedging above 64 queued
+    /// packets, the overload guard on.
+    pub fn new(id: u8, nodes: usize, scheme: Scheme) -> Self {
+        DuplicatorConfig {
+            id,
+            nodes,
+            scheme,
+            batch: dataplane::DEFAULT_BATCH,
+            hedge_depth: 64,
+            guard: Some(GuardConfig::default()),
+        }
+    }
+}
+
+/// The overload guard: stop duplicating to a node while its duplicate queue overflows,
+/// and resume when it can serve duplicates again.
+///
+/// Every `interval`, for each node, the guard compares the duplicates its queue evicted
+/// or refused with those it was sent; above `drop_threshold` the node gets no duplicate
+/// for a back-off (starting at `interval`, doubling while the overload lasts, at most
+/// `max_backoff`), after which duplicates resume and are measured again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GuardConfig {
+    /// How often the drop rate is checked.
+    pub interval: std::time::Duration,
+    /// Share of duplicates dropped by a node's queue above which it gets no more.
+    pub drop_threshold: f64,
+    /// Longest pause.
+    pub max_backoff: std::time::Duration,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            interval: std::time::Duration::from_millis(10),
+            drop_threshold: 0.5,
+            max_backoff: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+/// The guard's view of one node.
+#[derive(Debug, Clone, Copy, Default)]
+struct GuardState {
+    sent: u64,
+    dropped: u64,
+    paused_until_ns: u64,
+    backoff_ns: u64,
 }
 
 /// Errors from duplicator settings.
@@ -70,6 +127,10 @@ pub struct DuplicatorCounters {
     pub duplicates: Counter,
     /// Duplicates sent at high priority because their primary's node was dead.
     pub failovers: Counter,
+    /// Duplicates not made because the primary node's queue was short (hedged).
+    pub not_hedged: Counter,
+    /// Duplicates not made because the overload guard paused the secondary node.
+    pub guarded: Counter,
     /// Per node, copies its queue 0 and its queue 1 took.
     pub copies_per_node: Vec<[Counter; 2]>,
     /// Per node, copies dropped because the node died before taking them.
@@ -87,6 +148,12 @@ pub struct DuplicatorReport {
     pub duplicates: u64,
     /// Duplicates promoted to high priority because their primary's node was dead.
     pub failovers: u64,
+    /// Duplicates not made: the primary node's queue was short (hedged scheme).
+    pub not_hedged: u64,
+    /// Duplicates not made: the overload guard had paused the secondary node.
+    pub guarded: u64,
+    /// Times the overload guard paused a node.
+    pub guard_pauses: u64,
     /// Per node, copies taken by queue 0 and by queue 1.
     pub copies_per_node: Vec<[u64; 2]>,
     /// Per node, copies lost because the node died.
@@ -108,6 +175,11 @@ pub struct Duplicator {
     /// not gone.
     alive: Vec<bool>,
     health: Option<NodeHealth>,
+    /// Per node, whether it may get duplicates now (hedging and the guard decide).
+    wants_duplicates: Vec<bool>,
+    guard: Vec<GuardState>,
+    next_guard_check_ns: u64,
+    guard_pauses: u64,
     counters: std::sync::Arc<DuplicatorCounters>,
 }
 
@@ -146,10 +218,16 @@ impl Duplicator {
             staged,
             alive: vec![true; config.nodes],
             health: None,
+            wants_duplicates: vec![true; config.nodes],
+            guard: vec![GuardState::default(); config.nodes],
+            next_guard_check_ns: 0,
+            guard_pauses: 0,
             counters: std::sync::Arc::new(DuplicatorCounters {
                 stage: StageCounters::default(),
                 duplicates: Counter::default(),
                 failovers: Counter::default(),
+                not_hedged: Counter::default(),
+                guarded: Counter::default(),
                 copies_per_node: per_queue(),
                 copies_lost_per_node: per_node(),
             }),
@@ -198,7 +276,25 @@ impl Duplicator {
             }
         }
         let dup_priority = self.config.scheme.duplicate_priority();
+        let hedging = self.config.scheme == Scheme::Hedged;
+        if dup_priority == Some(Priority::Low) {
+            self.run_guard(now_ns);
+        }
+        // Hedging looks at each primary node's queue once per batch.
+        let hot: Vec<bool> = if hedging {
+            self.outputs
+                .iter()
+                .map(|o| {
+                    o.primary
+                        .depth()
+                        .is_some_and(|d| d >= self.config.hedge_depth)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let (mut duplicates, mut failovers, mut unroutable) = (0u64, 0u64, 0u64);
+        let (mut not_hedged, mut guarded) = (0u64, 0u64);
         let duplicator = self.config.id;
         for mut pkt in input.drain() {
             let hash = frame_hash(&self.hasher, pkt.data());
@@ -207,6 +303,19 @@ impl Duplicator {
                 .and(self.table.secondary(hash, primary))
                 .filter(|&s| self.alive[s]);
             let primary_alive = self.alive[primary];
+            // A duplicate is made unless hedging finds the primary's queue short or the
+            // guard has paused the secondary (a dead primary always gets its failover).
+            let secondary = match secondary {
+                Some(_) if primary_alive && hedging && !hot[primary] => {
+                    not_hedged += 1;
+                    None
+                }
+                Some(s) if primary_alive && !self.wants_duplicates[s] => {
+                    guarded += 1;
+                    None
+                }
+                other => other,
+            };
             let job = JobId(self.next_job);
             self.next_job += 1;
             let stamp = |kind, priority, peer: Option<usize>| JobMeta {
@@ -272,7 +381,47 @@ impl Duplicator {
         c.stage.dropped.add(DropReason::NodeDown, unroutable);
         c.duplicates.add(duplicates);
         c.failovers.add(failovers);
+        c.not_hedged.add(not_hedged);
+        c.guarded.add(guarded);
         self.flush(bufs, idler)
+    }
+
+    /// Every guard interval, pauses duplicates to nodes whose duplicate queue dropped
+    /// more than the threshold since the last check, and resumes those whose pause
+    /// ended.
+    fn run_guard(&mut self, now_ns: u64) {
+        let Some(guard) = self.config.guard else {
+            return;
+        };
+        if now_ns < self.next_guard_check_ns {
+            return;
+        }
+        let interval = guard.interval.as_nanos() as u64;
+        self.next_guard_check_ns = now_ns + interval;
+        for (node, state) in self.guard.iter_mut().enumerate() {
+            let q = self.outputs[node].duplicate.counters();
+            let sent = q.tx_packets.get();
+            let dropped =
+                q.dropped.get(DropReason::QueueOverflow) + q.dropped.get(DropReason::QueueFull);
+            let (d_sent, d_dropped) = (sent - state.sent, dropped - state.dropped);
+            state.sent = sent;
+            state.dropped = dropped;
+            if now_ns < state.paused_until_ns {
+                continue;
+            }
+            if d_sent > 0 && d_dropped as f64 > guard.drop_threshold * d_sent as f64 {
+                state.backoff_ns =
+                    (state.backoff_ns * 2).clamp(interval, guard.max_backoff.as_nanos() as u64);
+                state.paused_until_ns = now_ns + state.backoff_ns;
+                self.guard_pauses += 1;
+                self.wants_duplicates[node] = false;
+            } else {
+                if d_sent > 0 {
+                    state.backoff_ns = 0;
+                }
+                self.wants_duplicates[node] = true;
+            }
+        }
     }
 
     /// Adds a copy to a node queue's staging batch, sending the batch when it is full.
@@ -350,6 +499,9 @@ impl Duplicator {
             counters: c.stage.snapshot(),
             duplicates: c.duplicates.get(),
             failovers: c.failovers.get(),
+            not_hedged: c.not_hedged.get(),
+            guarded: c.guarded.get(),
+            guard_pauses: self.guard_pauses,
             copies_per_node: c
                 .copies_per_node
                 .iter()

@@ -66,17 +66,9 @@ fn rig_with_health(nodes: usize, scheme: Scheme, health: dataplane::health::Node
             duplicate: p.take_tx_queue(1).unwrap(),
         })
         .collect();
-    let duplicator = Duplicator::new(
-        DuplicatorConfig {
-            id: 7,
-            nodes,
-            scheme,
-            batch: 32,
-        },
-        outputs,
-    )
-    .unwrap()
-    .with_health(health);
+    let duplicator = Duplicator::new(DuplicatorConfig::new(7, nodes, scheme), outputs)
+        .unwrap()
+        .with_health(health);
     Rig {
         nodes: ports,
         duplicator,
@@ -282,41 +274,14 @@ fn clone_sends_the_duplicate_at_equal_priority_and_single_sends_none() {
 
 #[test]
 fn bad_settings_are_refused_with_a_reason() {
-    let err = Duplicator::new(
-        DuplicatorConfig {
-            id: 0,
-            nodes: 1,
-            scheme: Scheme::Das,
-            batch: 32,
-        },
-        Vec::new(),
-    )
-    .err()
-    .unwrap();
+    let err = Duplicator::new(DuplicatorConfig::new(0, 1, Scheme::Das), Vec::new())
+        .err()
+        .unwrap();
     assert_eq!(err, DuplicatorError::NeedsTwoNodes(Scheme::Das));
     assert!(err.to_string().contains("at least 2 nodes"));
-    let err = Duplicator::new(
-        DuplicatorConfig {
-            id: 0,
-            nodes: 2,
-            scheme: Scheme::Single,
-            batch: 32,
-        },
-        Vec::new(),
-    )
-    .err()
-    .unwrap();
+    let err = Duplicator::new(DuplicatorConfig::new(0, 2, Scheme::Single), Vec::new())
+        .err()
+        .unwrap();
     assert_eq!(err, DuplicatorError::OutputCount { given: 0, nodes: 2 });
-    assert!(
-        Duplicator::new(
-            DuplicatorConfig {
-                id: 0,
-                nodes: 0,
-                scheme: Scheme::Single,
-                batch: 32
-            },
-            Vec::new()
-        )
-        .is_err()
-    );
+    assert!(Duplicator::new(DuplicatorConfig::new(0, 0, Scheme::Single), Vec::new()).is_err());
 }

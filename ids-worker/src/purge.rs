@@ -17,6 +17,9 @@ pub enum DuplicatePolicy {
     /// Drop-oldest, and duplicates whose job was already delivered by the other copy
     /// are removed before inspection (completion notices from dedup).
     Purge,
+    /// Never drops: a full queue makes the duplicator wait, as for primaries (cloning
+    /// with priority but without purging).
+    Lossless,
 }
 
 impl DuplicatePolicy {
@@ -26,6 +29,7 @@ impl DuplicatePolicy {
             DuplicatePolicy::DropTail => "drop-tail",
             DuplicatePolicy::DropOldest => "drop-oldest",
             DuplicatePolicy::Purge => "purge",
+            DuplicatePolicy::Lossless => "lossless",
         }
     }
 }
@@ -38,11 +42,14 @@ impl std::str::FromStr for DuplicatePolicy {
             DuplicatePolicy::DropTail,
             DuplicatePolicy::DropOldest,
             DuplicatePolicy::Purge,
+            DuplicatePolicy::Lossless,
         ]
         .into_iter()
         .find(|p| p.name() == s)
         .ok_or_else(|| {
-            format!("unknown duplicate policy {s:?}: expected drop-tail, drop-oldest or purge")
+            format!(
+                "unknown duplicate policy {s:?}: expected drop-tail, drop-oldest, purge or lossless"
+            )
         })
     }
 }
@@ -149,6 +156,7 @@ mod tests {
             DuplicatePolicy::DropTail,
             DuplicatePolicy::DropOldest,
             DuplicatePolicy::Purge,
+            DuplicatePolicy::Lossless,
         ] {
             assert_eq!(p.name().parse::<DuplicatePolicy>().unwrap(), p);
         }
