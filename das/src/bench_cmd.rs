@@ -174,8 +174,8 @@ fn start_node(
     )?;
     let mut output = NullPort::new(&format!("node{id}->null"), 2);
     let io = NodeIo {
-        primary_rx: input.take_rx_queue(0)?,
-        duplicate_rx: input.take_rx_queue(1)?,
+        primary_rx: vec![input.take_rx_queue(0)?],
+        duplicate_rx: vec![input.take_rx_queue(1)?],
         primary_tx: output.take_tx_queue(0)?,
         duplicate_tx: output.take_tx_queue(1)?,
         notices: None,

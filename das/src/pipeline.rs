@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use dataplane::completion::{CompletionCounters, completion_channel};
-use dataplane::forward::{ForwardReport, spawn_forward};
+use dataplane::forward::{ForwardReport, spawn_spread};
 use dataplane::health::NodeHealth;
 use dataplane::memory::{IterPort, TimedFrame};
 use dataplane::null::NullPort;
@@ -97,6 +97,8 @@ pub struct PipelineConfig {
     pub source: Source,
     /// Number of IDS nodes.
     pub nodes: usize,
+    /// Duplicator cores (the source spreads flows over them by their symmetric hash).
+    pub duplicators: usize,
     /// Duplication scheme.
     pub scheme: Scheme,
     /// Packets per batch everywhere.
@@ -178,12 +180,16 @@ pub struct RunReport {
     pub elapsed_secs: f64,
     /// What the source delivered.
     pub source_forward: ForwardReport,
+    /// What the source delivered to each duplicator core.
+    pub source_split: Vec<ForwardReport>,
     /// The source port's counters.
     pub source_port: PortStats,
     /// Problems the source met that did not stop the run (a capture cut short).
     pub source_warnings: Vec<String>,
-    /// The duplicator.
+    /// The duplicator cores added up.
     pub duplicator: DuplicatorReport,
+    /// Each duplicator core.
+    pub duplicators: Vec<DuplicatorReport>,
     /// Each node.
     pub node_reports: Vec<NodeReport>,
     /// Each straggler.
@@ -192,8 +198,12 @@ pub struct RunReport {
     pub dedup: DedupReport,
     /// Completion notices per node (active purge only).
     pub notices: Vec<NoticeReport>,
-    /// The links: source→duplicator, duplicator→node i, node i→dedup.
-    pub links: Vec<LinkReport>,
+    /// Source to each duplicator core.
+    pub ingress: Vec<LinkReport>,
+    /// Duplicator core d to node i, as `to_nodes[d][i]`.
+    pub to_nodes: Vec<Vec<LinkReport>>,
+    /// Node i to dedup.
+    pub from_nodes: Vec<LinkReport>,
     /// The output port.
     pub output: PortStats,
     /// Where unique packets were written.
@@ -211,6 +221,9 @@ pub fn run(
 ) -> Result<RunReport> {
     if config.nodes == 0 {
         bail!("--nodes must be at least 1");
+    }
+    if !(1..=255).contains(&config.duplicators) {
+        bail!("--duplicators must be between 1 and 255");
     }
     dataplane::Batch::with_capacity(config.batch).context("--batch")?;
     if let Some(s) = config.stragglers.iter().find(|s| s.node >= config.nodes) {
@@ -271,17 +284,28 @@ pub fn run(
         None => Box::new(NullPort::new("output", 1)),
     };
 
-    let mut ingress = RingPort::new("source->duplicator", &[lossless])?;
-    let mut to_nodes = Vec::new();
+    let cores = config.duplicators.max(1);
+    let mut ingress: Vec<RingPort> = (0..cores)
+        .map(|d| RingPort::new(&format!("source->duplicator{d}"), &[lossless]))
+        .collect::<Result<_, _>>()?;
+    // to_nodes[d][i]: duplicator core d to node i (queue 0 primaries, queue 1 duplicates).
+    let mut to_nodes: Vec<Vec<RingPort>> = (0..cores)
+        .map(|d| {
+            (0..config.nodes)
+                .map(|i| {
+                    RingPort::new(
+                        &format!("duplicator{d}->node{i}"),
+                        &[primary_queue, duplicate_queue],
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<_, _>>()?;
     let mut from_nodes = Vec::new();
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     let mut notice_counters: Vec<Arc<CompletionCounters>> = Vec::new();
     for i in 0..config.nodes {
-        to_nodes.push(RingPort::new(
-            &format!("duplicator->node{i}"),
-            &[primary_queue, duplicate_queue],
-        )?);
         from_nodes.push(RingPort::new(
             &format!("node{i}->dedup"),
             &[lossless, lossless],
@@ -300,48 +324,61 @@ pub fn run(
 
     let started_ns = dataplane::clock::now_ns();
     let origin_ns = dataplane::clock::monotonic_ns();
-    let source = spawn_forward(
+    let source = spawn_spread(
         "source",
         source_port.port().take_rx_queue(0)?,
-        ingress.take_tx_queue(0)?,
+        ingress
+            .iter_mut()
+            .map(|p| p.take_tx_queue(0))
+            .collect::<Result<_, _>>()?,
         pool.clone(),
         config.batch,
     )?;
 
-    let outputs = to_nodes
-        .iter_mut()
-        .map(|p| {
-            Ok(NodeOutput {
-                primary: p.take_tx_queue(0)?,
-                duplicate: p.take_tx_queue(1)?,
+    let mut duplicators = Vec::new();
+    let mut dup_counters = Vec::new();
+    for (d, (links, ingress)) in to_nodes.iter_mut().zip(&mut ingress).enumerate() {
+        let outputs = links
+            .iter_mut()
+            .map(|p| {
+                Ok(NodeOutput {
+                    primary: p.take_tx_queue(0)?,
+                    duplicate: p.take_tx_queue(1)?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let duplicator = Duplicator::new(
-        DuplicatorConfig {
-            batch: config.batch,
-            hedge_depth: config.hedge_depth,
-            guard: config.guard.then(GuardConfig::default),
-            ..DuplicatorConfig::new(0, config.nodes, config.scheme)
-        },
-        outputs,
-    )?
-    .with_health(health.clone());
-    let dup_counters = duplicator.counters();
-    let duplicator = duplicator::spawn(
-        duplicator,
-        ingress.take_rx_queue(0)?,
-        pool.clone(),
-        config.batch,
-    )?;
+            .collect::<Result<Vec<_>>>()?;
+        let duplicator = Duplicator::new(
+            DuplicatorConfig {
+                batch: config.batch,
+                hedge_depth: config.hedge_depth,
+                guard: config.guard.then(GuardConfig::default),
+                ..DuplicatorConfig::new(d as u8, config.nodes, config.scheme)
+            },
+            outputs,
+        )?
+        .with_health(health.clone());
+        dup_counters.push(duplicator.counters());
+        duplicators.push(duplicator::spawn(
+            duplicator,
+            ingress.take_rx_queue(0)?,
+            pool.clone(),
+            config.batch,
+        )?);
+    }
 
     let mut nodes = Vec::new();
     let core_of =
         |i: usize| (!config.cores.is_empty()).then(|| config.cores[i % config.cores.len()]);
     for (i, notices) in receivers.into_iter().enumerate() {
+        let mut rx = |q| {
+            to_nodes
+                .iter_mut()
+                .map(|links| links[i].take_rx_queue(q))
+                .collect::<Result<Vec<_>, _>>()
+        };
         let io = NodeIo {
-            primary_rx: to_nodes[i].take_rx_queue(0)?,
-            duplicate_rx: to_nodes[i].take_rx_queue(1)?,
+            primary_rx: rx(0)?,
+            duplicate_rx: rx(1)?,
             primary_tx: from_nodes[i].take_tx_queue(0)?,
             duplicate_tx: from_nodes[i].take_tx_queue(1)?,
             notices,
@@ -407,7 +444,7 @@ pub fn run(
     while !dedup.is_finished() {
         std::thread::sleep(tick);
         progress(
-            dup_counters.stage.received.get(),
+            dup_counters.iter().map(|c| c.stage.received.get()).sum(),
             dedup_counters.stage.forwarded.get(),
         );
     }
@@ -416,11 +453,16 @@ pub fn run(
     let source_result = source
         .join()
         .unwrap_or_else(|p| std::panic::resume_unwind(p));
-    let duplicator_result = duplicator.join();
+    let duplicator_results: Vec<_> = duplicators.into_iter().map(|d| d.join()).collect();
     let node_results: Vec<_> = nodes.into_iter().map(|n| n.join()).collect();
     let dedup_result = dedup.join();
-    let source_forward = source_result.context("traffic source")?;
-    let duplicator = duplicator_result.context("duplicator")?;
+    let source_split = source_result.context("traffic source")?;
+    let duplicators = duplicator_results
+        .into_iter()
+        .enumerate()
+        .map(|(d, r)| r.with_context(|| format!("duplicator {d}")))
+        .collect::<Result<Vec<_>>>()?;
+    let duplicator = DuplicatorReport::combine(&duplicators).context("no duplicator ran")?;
     let node_reports = node_results
         .into_iter()
         .enumerate()
@@ -433,20 +475,27 @@ pub fn run(
         .collect();
     let elapsed_secs = dedup.reported_ns.saturating_sub(started_ns) as f64 / 1e9;
 
-    let mut links = vec![LinkReport {
-        port: ingress.stats(),
-        overflow: vec![lossless.overflow],
-    }];
-    for (to, from) in to_nodes.iter().zip(&from_nodes) {
-        links.push(LinkReport {
-            port: to.stats(),
-            overflow: vec![primary_queue.overflow, duplicate_queue.overflow],
-        });
-        links.push(LinkReport {
-            port: from.stats(),
-            overflow: vec![lossless.overflow, lossless.overflow],
-        });
-    }
+    let link = |port: &RingPort, overflow: Vec<Overflow>| LinkReport {
+        port: port.stats(),
+        overflow,
+    };
+    let ingress = ingress
+        .iter()
+        .map(|p| link(p, vec![lossless.overflow]))
+        .collect();
+    let to_nodes = to_nodes
+        .iter()
+        .map(|links| {
+            links
+                .iter()
+                .map(|p| link(p, vec![primary_queue.overflow, duplicate_queue.overflow]))
+                .collect()
+        })
+        .collect();
+    let from_nodes = from_nodes
+        .iter()
+        .map(|p| link(p, vec![lossless.overflow, lossless.overflow]))
+        .collect();
     Ok(RunReport {
         source: source_desc,
         scheme: config.scheme,
@@ -456,10 +505,15 @@ pub fn run(
         duplicate_policy: config.duplicate_policy,
         primary_overflow: config.primary_overflow,
         elapsed_secs,
-        source_forward,
+        source_forward: ForwardReport {
+            packets: source_split.iter().map(|r| r.packets).sum(),
+            bytes: source_split.iter().map(|r| r.bytes).sum(),
+        },
+        source_split,
         source_port: source_port.port().stats(),
         source_warnings: source_port.warnings(),
         duplicator,
+        duplicators,
         node_reports,
         stragglers,
         dedup,
@@ -472,7 +526,9 @@ pub fn run(
                 dropped: c.dropped.get(),
             })
             .collect(),
-        links,
+        ingress,
+        to_nodes,
+        from_nodes,
         output: output_port.stats(),
         output_path: config.output,
         pool: pool.stats(),

@@ -57,14 +57,23 @@ pub fn accounting(r: &RunReport) -> Vec<Check> {
         src_q.rx_packets,
         "delivered vs port rx",
     );
-    let ingress = &r.links[0].port.queues[0];
-    check(
-        &mut c,
-        "source link: sent = received",
-        ingress.tx_packets,
-        ingress.rx_packets + queue_drops(ingress),
-        "tx vs rx + dropped",
-    );
+    for (d, link) in r.ingress.iter().enumerate() {
+        let q = &link.port.queues[0];
+        check(
+            &mut c,
+            format!("source link {d}: sent = received"),
+            q.tx_packets,
+            q.rx_packets + queue_drops(q),
+            "tx vs rx + dropped",
+        );
+        check(
+            &mut c,
+            format!("duplicator {d} received what the source sent it"),
+            r.duplicators[d].counters.received,
+            r.source_split[d].packets,
+            "received vs source delivered",
+        );
+    }
     let dup = &r.duplicator;
     let jobs = &dup.counters;
     check(
@@ -106,8 +115,17 @@ pub fn accounting(r: &RunReport) -> Vec<Check> {
     }
     let mut nf_drops = 0;
     for (i, node) in r.node_reports.iter().enumerate() {
-        let to = &r.links[1 + 2 * i].port.queues;
-        let from = &r.links[2 + 2 * i].port.queues;
+        // What every duplicator core sent to this node, per queue.
+        let to: Vec<QueueStats> = (0..2)
+            .map(|q| {
+                let mut total = QueueStats::default();
+                for links in &r.to_nodes {
+                    total.add(&links[i].port.queues[q]);
+                }
+                total
+            })
+            .collect();
+        let from = &r.from_nodes[i].port.queues;
         for (q, (queue, copies)) in to.iter().zip(dup.copies_per_node[i]).enumerate() {
             check(
                 &mut c,
@@ -160,7 +178,7 @@ pub fn accounting(r: &RunReport) -> Vec<Check> {
         }
     }
     let from_nodes: u64 = (0..r.nodes)
-        .flat_map(|i| r.links[2 + 2 * i].port.queues.iter())
+        .flat_map(|i| r.from_nodes[i].port.queues.iter())
         .map(|q| q.rx_packets)
         .sum();
     let d = &r.dedup.counters;
@@ -224,7 +242,12 @@ pub fn drops_by_reason(r: &RunReport) -> BTreeMap<String, Vec<(String, u64)>> {
     };
     add("source".into(), &r.source_port.queues[0].dropped);
     add("duplicator".into(), &r.duplicator.counters.dropped);
-    for link in &r.links {
+    let links = r
+        .ingress
+        .iter()
+        .chain(r.to_nodes.iter().flatten())
+        .chain(&r.from_nodes);
+    for link in links {
         for (q, stats) in link.port.queues.iter().enumerate() {
             add(format!("{} queue {q}", link.port.name), &stats.dropped);
         }
@@ -299,8 +322,13 @@ pub fn summary(r: &RunReport, checks: &[Check]) -> String {
     );
     let _ = writeln!(
         s,
-        "  duplicator      {} jobs -> {} dispatched with {} duplicates",
+        "  duplicator      {} jobs{} -> {} dispatched with {} duplicates",
         count(dup.counters.received),
+        if r.duplicators.len() > 1 {
+            format!(" over {} cores", r.duplicators.len())
+        } else {
+            String::new()
+        },
         count(dup.counters.forwarded),
         count(dup.duplicates)
     );

@@ -44,6 +44,11 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 2, value_name = "N")]
     nodes: usize,
 
+    /// Duplicator cores: the source spreads flows over them by their symmetric hash
+    /// (software RSS); job ids stay unique (each core stamps its own duplicator id).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    duplicators: usize,
+
     /// Duplication scheme: single (no duplicates), clone (duplicate at equal priority),
     /// clone-prio (duplicate at low priority, never dropped), das (duplicate at low
     /// priority, bounded queue, purged, overload guard), hedged (das, but a duplicate
@@ -201,6 +206,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let config = PipelineConfig {
         source,
         nodes: args.nodes,
+        duplicators: args.duplicators,
         scheme: args.scheme,
         batch: args.batch,
         queue_capacity: args.queue_size,

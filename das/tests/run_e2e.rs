@@ -162,6 +162,24 @@ fn generated_traffic_comes_out_exactly_once_on_two_to_four_nodes() {
                 nodes,
                 &expected,
             );
+            // Three duplicator cores: the source spreads flows by hash, each core stamps
+            // its own job ids, dedup keeps them apart.
+            let report = run_and_check(
+                "gen.pcap, 3 duplicator cores",
+                &["--pcap", input.to_str().unwrap(), "--duplicators", "3"],
+                scheme,
+                nodes,
+                &expected,
+            );
+            let per_core: Vec<u64> = report["report"]["duplicators"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["counters"]["received"].as_u64().unwrap())
+                .collect();
+            assert_eq!(per_core.len(), 3);
+            assert!(per_core.iter().all(|&n| n > 0), "{per_core:?}");
+            assert_eq!(per_core.iter().sum::<u64>(), expected.len() as u64);
         }
     }
 }

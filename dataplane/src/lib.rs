@@ -33,6 +33,7 @@ pub mod null;
 pub mod pcap;
 pub mod port;
 pub mod ring;
+pub mod rxset;
 pub mod window;
 pub mod wire;
 

@@ -155,6 +155,19 @@ pub struct QueueStats {
     pub dropped: std::collections::BTreeMap<String, u64>,
 }
 
+impl QueueStats {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &QueueStats) {
+        self.rx_packets += other.rx_packets;
+        self.rx_bytes += other.rx_bytes;
+        self.tx_packets += other.tx_packets;
+        self.tx_bytes += other.tx_bytes;
+        for (reason, n) in &other.dropped {
+            *self.dropped.entry(reason.clone()).or_default() += n;
+        }
+    }
+}
+
 /// A copy of a port's counters, queue by queue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PortStats {

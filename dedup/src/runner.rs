@@ -6,6 +6,7 @@ use std::thread::JoinHandle;
 
 use dataplane::completion::CompletionSender;
 use dataplane::port::send_all;
+use dataplane::rxset::RxSet;
 use dataplane::{Batch, BufPool, Doorbell, Idler, PortError, RxOutcome, RxQueue, TxQueue};
 
 use crate::stage::{Dedup, DedupCounters, DedupReport};
@@ -59,41 +60,28 @@ pub fn spawn(
         .spawn(move || {
             let mut bufs = pool.cache();
             let bell = Doorbell::for_current_thread();
-            for q in &mut io.inputs {
-                q.set_doorbell(bell.clone());
-            }
+            let mut inputs = RxSet::new(std::mem::take(&mut io.inputs));
+            inputs.set_doorbell(&bell);
             io.output.set_doorbell(bell.clone());
             let mut idler = Idler::new(bell);
             let batch = |n| Batch::with_capacity(n).expect("batch size checked by caller");
             let (mut input, mut unique) = (batch(batch_size), batch(batch_size));
-            let mut ended = vec![false; io.inputs.len()];
-            while ended.iter().any(|e| !e) {
-                let mut work = false;
-                for (q, done) in io.inputs.iter_mut().zip(ended.iter_mut()) {
-                    if *done {
-                        continue;
+            loop {
+                match inputs.rx_burst(&mut input, &mut bufs)? {
+                    RxOutcome::Received(_) => {
+                        idler.busy();
+                        let now = dataplane::clock::now_ns();
+                        dedup.dispatch(&mut input, &mut unique, &mut bufs, now);
+                        let senders = &mut io.notices;
+                        dedup.take_notices(|node, notices| {
+                            if let Some(Some(tx)) = senders.get_mut(node) {
+                                tx.send(notices);
+                            }
+                        });
+                        send_all(io.output.as_mut(), &mut unique, &mut bufs, &mut idler)?;
                     }
-                    match q.rx_burst(&mut input, &mut bufs)? {
-                        RxOutcome::Received(_) => {
-                            work = true;
-                            let now = dataplane::clock::now_ns();
-                            dedup.dispatch(&mut input, &mut unique, &mut bufs, now);
-                            let senders = &mut io.notices;
-                            dedup.take_notices(|node, notices| {
-                                if let Some(Some(tx)) = senders.get_mut(node) {
-                                    tx.send(notices);
-                                }
-                            });
-                            send_all(io.output.as_mut(), &mut unique, &mut bufs, &mut idler)?;
-                        }
-                        RxOutcome::Ended => *done = true,
-                        RxOutcome::Idle => {}
-                    }
-                }
-                if work {
-                    idler.busy();
-                } else {
-                    idler.idle();
+                    RxOutcome::Idle => idler.idle(),
+                    RxOutcome::Ended => break,
                 }
             }
             io.output.flush()?;

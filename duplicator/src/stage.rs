@@ -512,3 +512,41 @@ impl Duplicator {
         }
     }
 }
+
+impl DuplicatorReport {
+    /// The reports of several duplicator cores added up (the scheme of the first).
+    pub fn combine(reports: &[DuplicatorReport]) -> Option<DuplicatorReport> {
+        let first = reports.first()?;
+        let mut total = first.clone();
+        for r in &reports[1..] {
+            total.counters.received += r.counters.received;
+            total.counters.forwarded += r.counters.forwarded;
+            for (reason, n) in &r.counters.dropped {
+                *total.counters.dropped.entry(reason.clone()).or_default() += n;
+            }
+            total.duplicates += r.duplicates;
+            total.failovers += r.failovers;
+            total.not_hedged += r.not_hedged;
+            total.guarded += r.guarded;
+            total.guard_pauses += r.guard_pauses;
+            for (t, c) in total.copies_per_node.iter_mut().zip(&r.copies_per_node) {
+                t[0] += c[0];
+                t[1] += c[1];
+            }
+            for (t, l) in total
+                .copies_lost_per_node
+                .iter_mut()
+                .zip(&r.copies_lost_per_node)
+            {
+                *t += l;
+            }
+            for &n in &r.dead_nodes {
+                if !total.dead_nodes.contains(&n) {
+                    total.dead_nodes.push(n);
+                }
+            }
+        }
+        total.dead_nodes.sort_unstable();
+        Some(total)
+    }
+}

@@ -27,6 +27,7 @@ use dataplane::health::NodeHealth;
 use dataplane::latency::LatencyReport;
 use dataplane::meta::JobFrame;
 use dataplane::port::{QueueStats, send_all};
+use dataplane::rxset::RxSet;
 use dataplane::{
     Batch, BufCache, BufPool, Doorbell, Idler, PortError, RxOutcome, RxQueue, TxQueue,
 };
@@ -150,10 +151,10 @@ pub enum NodeError {
 
 /// What a node is connected to.
 pub struct NodeIo {
-    /// Primaries in (queue 0).
-    pub primary_rx: Box<dyn RxQueue>,
-    /// Duplicates in (queue 1).
-    pub duplicate_rx: Box<dyn RxQueue>,
+    /// Primaries in (queue 0: one queue per duplicator feeding the node).
+    pub primary_rx: Vec<Box<dyn RxQueue>>,
+    /// Duplicates in (queue 1: one queue per duplicator feeding the node).
+    pub duplicate_rx: Vec<Box<dyn RxQueue>>,
     /// The primary instance's output to dedup.
     pub primary_tx: Box<dyn TxQueue>,
     /// The secondary instance's output to dedup.
@@ -190,7 +191,8 @@ pub struct InstanceReport {
     pub counters: StageSnapshot,
     /// Packets handed to the network function.
     pub inspected: u64,
-    /// The counters of the queue the instance served (drops at the queue included).
+    /// The counters of the queues the instance served, added up (drops at the queues
+    /// included).
     pub queue: QueueStats,
     /// Processing time, latency, queue depth over time.
     pub metrics: InstanceMetricsReport,
@@ -472,7 +474,7 @@ struct Shared {
 struct Instance<F> {
     role: Role,
     nf: F,
-    rx: Box<dyn RxQueue>,
+    rx: RxSet,
     tx: Box<dyn TxQueue>,
     purge: Option<PurgeSet>,
     notices: u64,
@@ -486,7 +488,7 @@ impl<F: NetworkFunction> Instance<F> {
     fn new(
         role: Role,
         nf: F,
-        (rx, tx): (Box<dyn RxQueue>, Box<dyn TxQueue>),
+        (rx, tx): (Vec<Box<dyn RxQueue>>, Box<dyn TxQueue>),
         purge: Option<PurgeSet>,
         counters: Arc<InstanceCounters>,
         (batch_size, depth_interval_ns): (usize, u64),
@@ -495,7 +497,7 @@ impl<F: NetworkFunction> Instance<F> {
         Instance {
             role,
             nf,
-            rx,
+            rx: RxSet::new(rx),
             tx,
             purge,
             notices: 0,
@@ -562,7 +564,7 @@ impl<F: NetworkFunction> Instance<F> {
             function: self.nf.name().to_string(),
             counters: self.counters.stage.snapshot(),
             inspected,
-            queue: self.rx.counters().snapshot(),
+            queue: self.rx.stats(),
             metrics: self.metrics.report(inspected),
         })
     }
@@ -593,7 +595,7 @@ fn run<F: NetworkFunction>(
     let mut bufs = pool.cache();
     let bell = Doorbell::for_current_thread();
     for inst in &mut instances {
-        inst.rx.set_doorbell(bell.clone());
+        inst.rx.set_doorbell(&bell);
         inst.tx.set_doorbell(bell.clone());
     }
     let mut idler = Idler::new(bell).with_spin_time(spin);

@@ -165,8 +165,8 @@ fn run_node<F: NetworkFunction + Clone>(
         .collect();
     notice_tx.send(&list);
     let io = NodeIo {
-        primary_rx: input.take_rx_queue(0).unwrap(),
-        duplicate_rx: input.take_rx_queue(1).unwrap(),
+        primary_rx: vec![input.take_rx_queue(0).unwrap()],
+        duplicate_rx: vec![input.take_rx_queue(1).unwrap()],
         primary_tx: output.take_tx_queue(0).unwrap(),
         duplicate_tx: output.take_tx_queue(1).unwrap(),
         notices: Some(notice_rx),
