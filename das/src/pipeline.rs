@@ -16,7 +16,7 @@ use dataplane::pcap::{PcapPort, PcapWriterPort, ReplayConfig};
 use dataplane::port::{Port, PortStats};
 use dataplane::ring::{Overflow, RingPort, RingQueueConfig};
 use dataplane::{BufPool, buf::PoolStats};
-use dedup::{Dedup, DedupConfig, DedupIo, DedupReport};
+use dedup::{ContentConfig, Dedup, DedupConfig, DedupIo, DedupReport};
 use duplicator::{Duplicator, DuplicatorConfig, DuplicatorReport, GuardConfig, NodeOutput, Scheme};
 use ids_worker::capacity::NodeCgroup;
 use ids_worker::{
@@ -136,6 +136,8 @@ pub struct PipelineConfig {
     pub output: Option<PathBuf>,
     /// Interval of the UPP/sec timeline.
     pub upp_interval: Duration,
+    /// Content-hash deduplication instead of job ids.
+    pub content_dedup: Option<ContentConfig>,
 }
 
 /// Counters of one ring link.
@@ -175,6 +177,8 @@ pub struct RunReport {
     pub duplicate_policy: DuplicatePolicy,
     /// Whether node queue 0 is lossless.
     pub primary_overflow: Overflow,
+    /// Whether dedup recognised copies by content hash rather than job id.
+    pub content_dedup: bool,
     /// Wall-clock seconds from the first thread's start until dedup, the last stage,
     /// finished.
     pub elapsed_secs: f64,
@@ -427,7 +431,8 @@ pub fn run(
     let dedup = Dedup::new(DedupConfig {
         window: config.window,
         upp_interval: config.upp_interval,
-        notify: purge,
+        notify: purge && config.content_dedup.is_none(),
+        content: config.content_dedup,
     })?;
     let dedup = dedup::spawn(
         dedup,
@@ -504,6 +509,7 @@ pub fn run(
         mode: config.mode,
         duplicate_policy: config.duplicate_policy,
         primary_overflow: config.primary_overflow,
+        content_dedup: config.content_dedup.is_some(),
         elapsed_secs,
         source_forward: ForwardReport {
             packets: source_split.iter().map(|r| r.packets).sum(),

@@ -196,7 +196,10 @@ pub fn accounting(r: &RunReport) -> Vec<Check> {
         d.forwarded + d.dropped_total(),
         "received vs unique + dropped",
     );
+    // Content-hash dedup also collapses packets the input itself holds twice: never
+    // more than the packets in, but possibly fewer.
     let lossless = r.primary_overflow == Overflow::Backpressure
+        && !r.content_dedup
         && dup.dead_nodes.is_empty()
         && nf_drops == 0
         && jobs.dropped_total() == 0;
@@ -213,7 +216,7 @@ pub fn accounting(r: &RunReport) -> Vec<Check> {
             name: "no packet left dedup twice".into(),
             ok: d.forwarded <= jobs.forwarded,
             detail: format!(
-                "unique out {} vs jobs dispatched {} ({} jobs lost: lossy primary queues, dead nodes or verdict drops allow it)",
+                "unique out {} vs jobs dispatched {} ({} fewer: lossy primary queues, dead nodes, verdict drops or content-identical packets allow it)",
                 d.forwarded,
                 jobs.forwarded,
                 jobs.received.saturating_sub(d.forwarded)
@@ -475,6 +478,133 @@ pub fn summary(r: &RunReport, checks: &[Check]) -> String {
             let _ = writeln!(s, "    - {} ({})", f.name, f.detail);
         }
     }
+    s
+}
+
+/// The UPP/sec timeline as CSV: one row per interval, the interval's start in seconds
+/// and its unique packets per second.
+pub fn timeline_csv(r: &RunReport) -> String {
+    let upp = &r.dedup.upp;
+    let mut s = String::from("t_secs,upp_per_sec\n");
+    for (i, rate) in upp.timeline.iter().enumerate() {
+        let _ = writeln!(s, "{:.3},{rate:.1}", i as f64 * upp.interval_ms / 1e3);
+    }
+    s
+}
+
+/// The run's counters as Prometheus text metrics.
+pub fn prometheus(r: &RunReport, checks: &[Check]) -> String {
+    let mut s = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, rows: &[(String, f64)]| {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in rows {
+            let _ = writeln!(s, "{name}{labels} {value}");
+        }
+    };
+    let d = &r.dedup;
+    let plain = |v: u64| vec![(String::new(), v as f64)];
+    metric(
+        "das_packets_in_total",
+        "counter",
+        "Packets the traffic source delivered.",
+        &plain(r.source_forward.packets),
+    );
+    metric(
+        "das_unique_packets_total",
+        "counter",
+        "Unique packets dedup forwarded.",
+        &plain(d.counters.forwarded),
+    );
+    metric(
+        "das_duplicates_total",
+        "counter",
+        "Duplicate copies the duplicator made.",
+        &plain(r.duplicator.duplicates),
+    );
+    metric(
+        "das_first_copy_total",
+        "counter",
+        "Unique packets by the copy that arrived first.",
+        &[
+            ("{kind=\"primary\"}".into(), d.first_from_primary as f64),
+            ("{kind=\"duplicate\"}".into(), d.first_from_duplicate as f64),
+        ],
+    );
+    let by_node: Vec<(String, f64)> = d
+        .first_by_node
+        .iter()
+        .enumerate()
+        .map(|(n, &v)| (format!("{{node=\"{n}\"}}"), v as f64))
+        .collect();
+    metric(
+        "das_unique_by_node_total",
+        "counter",
+        "Unique packets by the node that delivered them first.",
+        &by_node,
+    );
+    let mut inspected = Vec::new();
+    for n in &r.node_reports {
+        for (role, inst) in [("primary", &n.primary), ("secondary", &n.secondary)] {
+            inspected.push((
+                format!("{{node=\"{}\",instance=\"{role}\"}}", n.id),
+                inst.inspected as f64,
+            ));
+        }
+    }
+    metric(
+        "das_node_inspected_total",
+        "counter",
+        "Packets each node instance inspected.",
+        &inspected,
+    );
+    let drops: Vec<(String, f64)> = drops_by_reason(r)
+        .into_iter()
+        .flat_map(|(reason, places)| {
+            places.into_iter().map(move |(place, n)| {
+                (
+                    format!("{{reason=\"{reason}\",place=\"{place}\"}}"),
+                    n as f64,
+                )
+            })
+        })
+        .collect();
+    metric(
+        "das_dropped_packets_total",
+        "counter",
+        "Packets dropped, by reason and place.",
+        &drops,
+    );
+    metric(
+        "das_upp_per_second",
+        "gauge",
+        "Mean unique packets per second over the run.",
+        &[(String::new(), d.upp.mean_upp_per_sec.unwrap_or(0.0))],
+    );
+    let l = &d.latency;
+    metric(
+        "das_latency_microseconds",
+        "summary",
+        "Latency of unique packets from the duplicator to dedup.",
+        &[
+            ("{quantile=\"0.5\"}".into(), l.p50_us),
+            ("{quantile=\"0.99\"}".into(), l.p99_us),
+            ("{quantile=\"0.999\"}".into(), l.p999_us),
+            ("{quantile=\"1\"}".into(), l.max_us),
+        ],
+    );
+    metric(
+        "das_elapsed_seconds",
+        "gauge",
+        "Wall-clock length of the run.",
+        &[(String::new(), r.elapsed_secs)],
+    );
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    metric(
+        "das_accounting_failures",
+        "gauge",
+        "Accounting checks that failed (0: every packet accounted for).",
+        &plain(failed as u64),
+    );
     s
 }
 

@@ -15,6 +15,7 @@ use crate::gen_cmd::TrafficArgs;
 use crate::pipeline::{self, FunctionChoice, PipelineConfig, Source};
 use crate::report;
 use crate::spec;
+use dedup::{ContentConfig, Fingerprint};
 
 /// Options of `das run`.
 #[derive(Debug, Args)]
@@ -148,6 +149,30 @@ pub struct RunArgs {
     #[arg(long)]
     no_pin: bool,
 
+    /// How dedup recognises copies: job-id (the metadata's job ids) or content (the
+    /// hash of invariant header fields and payload within --content-window, as a packet
+    /// broker does for traffic without metadata).
+    #[arg(long, default_value = "job-id", value_name = "MODE", value_parser = ["job-id", "content"])]
+    dedup: String,
+
+    /// Content-hash dedup: what the fingerprint covers: invariant (header fields no hop
+    /// changes, and the payload, as packet brokers compare) or frame (every byte).
+    #[arg(long, default_value = "invariant", value_name = "FIELDS", value_parser = ["invariant", "frame"])]
+    content_fields: String,
+
+    /// Content-hash dedup: how long a packet's fingerprint is remembered.
+    #[arg(long, default_value = "50ms", value_name = "DURATION", value_parser = spec::duration)]
+    content_window: Duration,
+
+    /// Write the UPP/sec timeline as CSV (seconds, unique packets per second).
+    #[arg(long, value_name = "FILE")]
+    timeline_csv: Option<PathBuf>,
+
+    /// Write the run's counters as Prometheus text metrics (node-exporter textfile
+    /// format).
+    #[arg(long, value_name = "FILE")]
+    prometheus: Option<PathBuf>,
+
     /// Interval of the UPP/sec timeline in the JSON report, in milliseconds.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     upp_interval_ms: u64,
@@ -229,6 +254,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         function: args.nf,
         output: args.out.clone(),
         upp_interval: Duration::from_millis(args.upp_interval_ms.max(1)),
+        content_dedup: (args.dedup == "content").then(|| ContentConfig {
+            window: args.content_window,
+            fingerprint: if args.content_fields == "frame" {
+                Fingerprint::Frame
+            } else {
+                Fingerprint::Invariant
+            },
+            ..ContentConfig::default()
+        }),
     };
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
@@ -260,6 +294,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let checks = report::accounting(&report);
     print!("{}", report::summary(&report, &checks));
+    if let Some(path) = &args.timeline_csv {
+        std::fs::write(path, report::timeline_csv(&report))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.prometheus {
+        std::fs::write(path, report::prometheus(&report, &checks))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if let Some(path) = &args.json {
         let doc = serde_json::json!({ "report": report, "accounting": checks });
         let text = serde_json::to_string_pretty(&doc).context("serialising the report")?;

@@ -6,10 +6,11 @@ use std::time::Duration;
 use dataplane::completion::Completion;
 use dataplane::counters::{Counter, DropReason, StageCounters, StageSnapshot};
 use dataplane::latency::{LatencyReport, MAX_LATENCY_NS, latency_histogram};
-use dataplane::meta::{self, CopyKind};
+use dataplane::meta::{self, CopyKind, JobFrame, JobMeta};
 use dataplane::{Batch, BufCache};
 use hdrhistogram::Histogram;
 
+use crate::content::{ContentConfig, ContentWindow};
 use crate::upp::{UppMeter, UppReport};
 use dataplane::window::{JobWindow, Seen, WindowError};
 
@@ -25,6 +26,9 @@ pub struct DedupConfig {
     /// Whether to emit completion notices (active purge): when a job's primary copy
     /// arrives first, a notice goes to the node holding its duplicate.
     pub notify: bool,
+    /// Content-hash mode: copies are recognised by the hash of their invariant content
+    /// within a time window, not by job id (for traffic that lost its metadata).
+    pub content: Option<ContentConfig>,
 }
 
 impl Default for DedupConfig {
@@ -33,6 +37,7 @@ impl Default for DedupConfig {
             window: 1 << 20,
             upp_interval: Duration::from_secs(1),
             notify: false,
+            content: None,
         }
     }
 }
@@ -63,8 +68,13 @@ pub struct DedupReport {
     pub counters: StageSnapshot,
     /// Unique packets first delivered by their primary copy.
     pub first_from_primary: u64,
-    /// Unique packets first delivered by their duplicate copy.
+    /// Unique packets first delivered by their duplicate copy ("rescued").
     pub first_from_duplicate: u64,
+    /// Unique packets first delivered by each node (index = node).
+    pub first_by_node: Vec<u64>,
+    /// Content-hash mode: fingerprints forgotten before their window ended because the
+    /// table was full (none in job-id mode).
+    pub content_evicted_early: Option<u64>,
     /// Goodput.
     pub upp: UppReport,
     /// Ingress-to-dedup latency of unique packets, in microseconds.
@@ -87,6 +97,21 @@ pub struct Dedup {
     latency: Histogram<u64>,
     /// Completion notices waiting to be sent, per node.
     notices: Vec<Vec<Completion>>,
+    /// Unique packets first delivered by each node.
+    first_by_node: Vec<u64>,
+    /// Content-hash mode's window (none: job-id mode).
+    content: Option<ContentWindow>,
+}
+
+/// What one dispatch saw.
+#[derive(Debug, Default)]
+struct Tally {
+    forwarded: u64,
+    from_primary: u64,
+    from_duplicate: u64,
+    repeat: u64,
+    late: u64,
+    foreign: u64,
 }
 
 impl std::fmt::Debug for Dedup {
@@ -109,6 +134,8 @@ impl Dedup {
             upp: UppMeter::new(config.upp_interval),
             latency: latency_histogram(),
             notices: Vec::new(),
+            first_by_node: Vec::new(),
+            content: config.content.map(ContentWindow::new),
         })
     }
 
@@ -128,65 +155,97 @@ impl Dedup {
         now_ns: u64,
     ) {
         let take = input.len().min(unique.room());
-        let c = &self.counters;
-        let (mut from_primary, mut from_duplicate) = (0u64, 0u64);
-        let (mut repeat, mut late, mut foreign) = (0u64, 0u64, 0u64);
+        let mut tally = Tally::default();
         for mut pkt in input.drain_front(take) {
-            let meta = match meta::decap(&mut pkt) {
-                Ok(meta) => meta,
-                Err(_) => {
-                    foreign += 1;
+            // The metadata, and the node the copy was steered to (the one that
+            // inspected it), read before the header is stripped.
+            let header = JobFrame::new_checked(pkt.data())
+                .ok()
+                .map(|f| (f.meta(), f.steering().map(|s| s.node as usize)));
+            if header.is_some() {
+                pkt.strip_front(meta::ENCAP_LEN)
+                    .expect("a checked frame holds its header");
+            }
+            let seen = match (&mut self.content, header) {
+                (Some(content), _) => {
+                    if content.first_frame(pkt.data(), now_ns) {
+                        Seen::First
+                    } else {
+                        Seen::Repeat
+                    }
+                }
+                (None, Some((meta, _))) => self.windows[meta.duplicator as usize]
+                    .get_or_insert_with(|| {
+                        JobWindow::new(self.config.window).expect("size validated in new")
+                    })
+                    .observe(meta.job.0),
+                (None, None) => {
+                    tally.foreign += 1;
                     bufs.free(pkt);
                     continue;
                 }
             };
-            let window = self.windows[meta.duplicator as usize].get_or_insert_with(|| {
-                JobWindow::new(self.config.window).expect("size validated in new")
-            });
-            match window.observe(meta.job.0) {
+            match seen {
                 Seen::First => {
-                    match meta.kind {
-                        CopyKind::Primary => {
-                            from_primary += 1;
-                            if let (true, Some(peer)) = (self.config.notify, meta.peer) {
-                                let peer = peer as usize;
-                                if self.notices.len() <= peer {
-                                    self.notices.resize_with(peer + 1, Vec::new);
-                                }
-                                self.notices[peer].push(Completion {
-                                    duplicator: meta.duplicator,
-                                    job: meta.job.0,
-                                });
-                            }
-                        }
-                        CopyKind::Duplicate => from_duplicate += 1,
+                    tally.forwarded += 1;
+                    if let Some((meta, node)) = header {
+                        self.first(&meta, node, now_ns, &mut tally);
                     }
-                    let latency = now_ns
-                        .saturating_sub(meta.ingress_ns)
-                        .clamp(1, MAX_LATENCY_NS);
-                    self.latency.saturating_record(latency);
                     // Cannot fail: at most unique.room() packets are taken.
                     let _ = unique.push(pkt);
                 }
                 Seen::Repeat => {
-                    repeat += 1;
+                    tally.repeat += 1;
                     bufs.free(pkt);
                 }
                 Seen::Late => {
-                    late += 1;
+                    tally.late += 1;
                     bufs.free(pkt);
                 }
             }
         }
-        let forwarded = from_primary + from_duplicate;
+        let c = &self.counters;
         c.stage.received.add(take as u64);
-        c.stage.forwarded.add(forwarded);
-        c.stage.dropped.add(DropReason::DuplicateCopy, repeat);
-        c.stage.dropped.add(DropReason::LateCopy, late);
-        c.stage.dropped.add(DropReason::MissingMetadata, foreign);
-        c.first_from_primary.add(from_primary);
-        c.first_from_duplicate.add(from_duplicate);
-        self.upp.record(now_ns, forwarded);
+        c.stage.forwarded.add(tally.forwarded);
+        c.stage.dropped.add(DropReason::DuplicateCopy, tally.repeat);
+        c.stage.dropped.add(DropReason::LateCopy, tally.late);
+        c.stage
+            .dropped
+            .add(DropReason::MissingMetadata, tally.foreign);
+        c.first_from_primary.add(tally.from_primary);
+        c.first_from_duplicate.add(tally.from_duplicate);
+        self.upp.record(now_ns, tally.forwarded);
+    }
+
+    /// Books the first copy of a job that carried metadata: which kind and which node
+    /// delivered it, its latency, and the completion notice for its other copy.
+    fn first(&mut self, meta: &JobMeta, node: Option<usize>, now_ns: u64, tally: &mut Tally) {
+        match meta.kind {
+            CopyKind::Primary => {
+                tally.from_primary += 1;
+                if let (true, Some(peer)) = (self.config.notify, meta.peer) {
+                    let peer = peer as usize;
+                    if self.notices.len() <= peer {
+                        self.notices.resize_with(peer + 1, Vec::new);
+                    }
+                    self.notices[peer].push(Completion {
+                        duplicator: meta.duplicator,
+                        job: meta.job.0,
+                    });
+                }
+            }
+            CopyKind::Duplicate => tally.from_duplicate += 1,
+        }
+        if let Some(node) = node {
+            if self.first_by_node.len() <= node {
+                self.first_by_node.resize(node + 1, 0);
+            }
+            self.first_by_node[node] += 1;
+        }
+        let latency = now_ns
+            .saturating_sub(meta.ingress_ns)
+            .clamp(1, MAX_LATENCY_NS);
+        self.latency.saturating_record(latency);
     }
 
     /// Hands out the completion notices gathered since the last call, per node: the
@@ -206,6 +265,8 @@ impl Dedup {
             counters: self.counters.stage.snapshot(),
             first_from_primary: self.counters.first_from_primary.get(),
             first_from_duplicate: self.counters.first_from_duplicate.get(),
+            first_by_node: self.first_by_node.clone(),
+            content_evicted_early: self.content.as_ref().map(ContentWindow::evicted_early),
             upp: self.upp.report(),
             latency: LatencyReport::from_histogram(&self.latency),
             window: self.config.window,
