@@ -170,6 +170,69 @@ impl Toeplitz {
 ///
 /// Every frame gets a hash: a malformed packet is still inspected by some node.
 pub fn frame_hash(hasher: &Toeplitz, frame: &[u8]) -> u32 {
+    match fast_hash(hasher, frame) {
+        Some(h) => h,
+        None => parsed_hash(hasher, frame),
+    }
+}
+
+/// The common cases of [`frame_hash`] (untagged IPv4 and IPv6 whose datagram was fully
+/// captured, carrying TCP, UDP or ICMP) read at fixed offsets; `None` sends every other
+/// frame through the full parse. Both give the same hash for every frame they take.
+#[inline]
+fn fast_hash(hasher: &Toeplitz, frame: &[u8]) -> Option<u32> {
+    const TCP: u8 = 6;
+    const UDP: u8 = 17;
+    let ethertype = frame.get(12..14)?;
+    let ip = frame.get(14..)?;
+    match ethertype {
+        [0x08, 0x00] => {
+            let ihl = (*ip.first()? & 0x0f) as usize * 4;
+            let total = u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]) as usize;
+            if ip[0] >> 4 != 4 || ihl < 20 || total < ihl || ip.len() < total {
+                return None;
+            }
+            let fragmented = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
+            let proto = ip[9];
+            let ports = match proto {
+                TCP | UDP if !fragmented => {
+                    let l4 = ip.get(ihl..total).filter(|l4| l4.len() >= 4)?;
+                    Some((
+                        u16::from_be_bytes([l4[0], l4[1]]),
+                        u16::from_be_bytes([l4[2], l4[3]]),
+                    ))
+                }
+                TCP | UDP | 1 => None,
+                _ => return None,
+            };
+            let addr = |at: usize| -> [u8; 4] { ip[at..at + 4].try_into().expect("4 bytes") };
+            Some(hasher.hash_v4(addr(12), addr(16), ports))
+        }
+        [0x86, 0xdd] => {
+            let payload = u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]) as usize;
+            if ip[0] >> 4 != 6 || ip.len() < 40 + payload {
+                return None;
+            }
+            let ports = match ip[6] {
+                TCP | UDP => {
+                    let l4 = ip.get(40..40 + payload).filter(|l4| l4.len() >= 4)?;
+                    Some((
+                        u16::from_be_bytes([l4[0], l4[1]]),
+                        u16::from_be_bytes([l4[2], l4[3]]),
+                    ))
+                }
+                58 => None,
+                _ => return None,
+            };
+            let addr = |at: usize| -> [u8; 16] { ip[at..at + 16].try_into().expect("16 bytes") };
+            Some(hasher.hash_v6(addr(8), addr(24), ports))
+        }
+        _ => None,
+    }
+}
+
+/// [`frame_hash`] by way of the full parse.
+fn parsed_hash(hasher: &Toeplitz, frame: &[u8]) -> u32 {
     let Ok(pkt) = crate::wire::parse(frame) else {
         return mac_pair_hash(hasher, frame);
     };
@@ -331,6 +394,34 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_fast_path_agrees_with_the_full_parse(
+            ihl in 5u8..8, proto in prop_oneof![Just(6u8), Just(17), Just(1), Just(47), any::<u8>()],
+            flags in any::<u16>(), total in 0u16..120, len in 0usize..120,
+            v6 in any::<bool>(), next in prop_oneof![Just(6u8), Just(17), Just(58), Just(0), Just(44), any::<u8>()],
+            bytes in proptest::collection::vec(any::<u8>(), 120),
+        ) {
+            // Well-formed-looking headers with every length and flag variation.
+            let mut f = bytes;
+            f.truncate(len.max(14));
+            if v6 {
+                f[12] = 0x86; f[13] = 0xdd;
+                if f.len() > 14 { f[14] = 0x60; }
+                if f.len() > 19 { f[18..20].copy_from_slice(&total.to_be_bytes()); }
+                if f.len() > 20 { f[20] = next; }
+            } else {
+                f[12] = 0x08; f[13] = 0x00;
+                if f.len() > 14 { f[14] = 0x40 | ihl; }
+                if f.len() > 17 { f[16..18].copy_from_slice(&total.to_be_bytes()); }
+                if f.len() > 21 { f[20..22].copy_from_slice(&flags.to_be_bytes()); }
+                if f.len() > 23 { f[23] = proto; }
+            }
+            let t = Toeplitz::symmetric();
+            if let Some(fast) = fast_hash(&t, &f) {
+                prop_assert_eq!(fast, parsed_hash(&t, &f));
+            }
+        }
+
         #[test]
         fn tables_agree_with_the_definition(
             key in any::<[u8; 40]>(),

@@ -88,3 +88,41 @@ fn short_and_non_ip_frames_still_hash_symmetrically() {
         let _ = frame_hash(&hasher, &arp[..len]);
     }
 }
+
+#[test]
+fn the_flow_hash_of_every_corpus_frame_is_that_of_its_full_parse() {
+    use dataplane::wire::{L3, L4};
+    let hasher = Toeplitz::symmetric();
+    let mut frames = 0;
+    for entry in std::fs::read_dir(corpus()).unwrap() {
+        for captured in read_frames(entry.unwrap().path()).unwrap() {
+            let f = &captured.data;
+            // The definition, spelled out on the full parse.
+            let expected = match parse(f) {
+                Ok(p) => {
+                    let ports = if p.fragment.is_some() {
+                        None
+                    } else {
+                        match &p.l4 {
+                            L4::Tcp(t) => Some((t.src_port, t.dst_port)),
+                            L4::Udp(u) => Some((u.src_port, u.dst_port)),
+                            L4::Truncated { ports, .. } | L4::Invalid { ports, .. } => *ports,
+                            _ => None,
+                        }
+                    };
+                    match p.l3 {
+                        L3::Ipv4(ip) => Some(hasher.hash_v4(ip.src, ip.dst, ports)),
+                        L3::Ipv6(ip) => Some(hasher.hash_v6(ip.src, ip.dst, ports)),
+                        L3::Other(_) => None,
+                    }
+                }
+                Err(_) => None,
+            };
+            if let Some(expected) = expected {
+                assert_eq!(frame_hash(&hasher, f), expected, "frame {frames}");
+            }
+            frames += 1;
+        }
+    }
+    assert_eq!(frames, 67_698);
+}

@@ -300,7 +300,7 @@ impl Duplicator {
             let hash = frame_hash(&self.hasher, pkt.data());
             let primary = self.table.primary(hash);
             let secondary = dup_priority
-                .and(self.table.secondary(hash, primary))
+                .and_then(|_| self.table.secondary(hash, primary))
                 .filter(|&s| self.alive[s]);
             let primary_alive = self.alive[primary];
             // A duplicate is made unless hedging finds the primary's queue short or the
