@@ -33,6 +33,11 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1, value_name = "K", requires = "pcap")]
     loops: u64,
 
+    /// Give each loop its own addresses (byte 1 of every IP address XORed with the loop
+    /// number, checksums kept right), so looped traffic holds distinct flows.
+    #[arg(long, requires = "pcap")]
+    distinct_loops: bool,
+
     /// Replay pace: max (as fast as the pipeline takes), <N>pps, <N>mbps (megabits of
     /// frame bytes per second), capture (the capture's own timing) or capture*<SPEED>.
     #[arg(long, default_value = "max", value_name = "PACE", requires = "pcap")]
@@ -194,7 +199,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 path: path.clone(),
                 replay: ReplayConfig::default()
                     .with_pace(args.pace)
-                    .with_loops(args.loops),
+                    .with_loops(args.loops)
+                    .with_distinct_loops(args.distinct_loops),
             }
         }
         None => {

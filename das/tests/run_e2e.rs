@@ -250,3 +250,44 @@ fn buffers_are_recycled_not_allocated_per_packet() {
         "{allocated} buffers allocated for {packets} packets (bound {bound})"
     );
 }
+
+#[test]
+fn distinct_loops_give_each_loop_its_own_addresses() {
+    let file = corpus().join("http_espn.pcapng");
+    let once: Vec<Vec<u8>> = read_frames(&file)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.data)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("unique.pcap");
+    let res = das(&[
+        "run",
+        "-q",
+        "--pcap",
+        file.to_str().unwrap(),
+        "--loops",
+        "3",
+        "--distinct-loops",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stdout)
+    );
+    let mut got: Vec<Vec<u8>> = sorted_frames(&out).into_iter().map(|(_, b)| b).collect();
+    let mut expected: Vec<Vec<u8>> = (0..3u8)
+        .flat_map(|k| {
+            once.iter().map(move |f| {
+                let mut f = f.clone();
+                dataplane::rewrite::distinct_loop(&mut f, k);
+                f
+            })
+        })
+        .collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
+}

@@ -32,6 +32,7 @@ pub mod meta;
 pub mod null;
 pub mod pcap;
 pub mod port;
+pub mod rewrite;
 pub mod ring;
 pub mod rxset;
 pub mod window;

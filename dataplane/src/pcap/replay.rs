@@ -49,6 +49,9 @@ pub struct ReplayConfig {
     /// Most bytes (frames plus a 24-byte index entry per record) kept in memory to
     /// replay loops after the first without reading the file again; 0 never keeps any.
     pub cache_budget: usize,
+    /// Give each loop its own addresses (`rewrite::distinct_loop` with the loop number,
+    /// modulo 256), so looped traffic holds distinct flows.
+    pub distinct_loops: bool,
 }
 
 impl Default for ReplayConfig {
@@ -57,6 +60,7 @@ impl Default for ReplayConfig {
             pace: Pace::Unlimited,
             loops: 1,
             cache_budget: DEFAULT_CACHE_BUDGET,
+            distinct_loops: false,
         }
     }
 }
@@ -71,6 +75,12 @@ impl ReplayConfig {
     /// The same configuration replaying the file `loops` times.
     pub fn with_loops(mut self, loops: u64) -> Self {
         self.loops = loops;
+        self
+    }
+
+    /// The same configuration with (or without) distinct addresses per loop.
+    pub fn with_distinct_loops(mut self, distinct: bool) -> Self {
+        self.distinct_loops = distinct;
         self
     }
 }
@@ -157,6 +167,7 @@ impl PcapPort {
             port: name.to_string(),
             path: path.clone(),
             loops: config.loops,
+            distinct_loops: config.distinct_loops,
             pass: 0,
             source: Source::File(Box::new(reader)),
             pacer,
@@ -305,6 +316,7 @@ struct ReplayQueue {
     port: String,
     path: PathBuf,
     loops: u64,
+    distinct_loops: bool,
     /// Current loop, from 0.
     pass: u64,
     source: Source,
@@ -348,7 +360,8 @@ impl ReplayQueue {
                         let ts = rec
                             .timestamp_ns
                             .saturating_add(self.pass.saturating_mul(self.period_ns));
-                        return fill(bufs, rec.data, ts, &self.port, &self.path).map(Some);
+                        let buf = fill(bufs, rec.data, ts, &self.port, &self.path)?;
+                        return Ok(Some(self.rewrite(buf)));
                     }
                     Ok(None) => {
                         let tail = reader.report().truncated_tail;
@@ -379,11 +392,20 @@ impl ReplayQueue {
                     let ts = rec
                         .timestamp_ns
                         .saturating_add(self.pass.saturating_mul(self.period_ns));
-                    return fill(bufs, data, ts, &self.port, &self.path).map(Some);
+                    let buf = fill(bufs, data, ts, &self.port, &self.path)?;
+                    return Ok(Some(self.rewrite(buf)));
                 }
                 Source::Done => return Ok(None),
             }
         }
+    }
+
+    /// Gives the packet its loop's addresses, when configured.
+    fn rewrite(&self, mut buf: PacketBuf) -> PacketBuf {
+        if self.distinct_loops {
+            crate::rewrite::distinct_loop(buf.data_mut(), (self.pass % 256) as u8);
+        }
+        buf
     }
 
     /// Ends a loop over the file and starts the next one, if any.
