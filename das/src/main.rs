@@ -7,6 +7,7 @@
 mod bench_cmd;
 mod dpdk_cmd;
 mod gen_cmd;
+mod ids_cmd;
 mod pipeline;
 mod report;
 mod run_cmd;
@@ -42,6 +43,9 @@ enum Command {
     /// Measure a node's scheduling (duplicates' cost to primaries, wake-up latency) and
     /// the independence of nodes under a straggler.
     Bench(bench_cmd::BenchArgs),
+    /// Inspect captures with Snort rules (like `snort -r`) and print alerts and a
+    /// summary.
+    Ids(ids_cmd::IdsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Gen(args) => gen_cmd::run(args),
         Command::DpdkConfig(args) => dpdk_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
+        Command::Ids(args) => ids_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,7 @@
 //! processing time, latency and queue depth over time ([`metrics`]).
 
 pub mod capacity;
+pub mod engine;
 pub mod fault;
 pub mod metrics;
 pub mod nf;
