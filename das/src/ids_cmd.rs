@@ -42,13 +42,24 @@ enum DialectArg {
 
 /// The prefilter's pattern matcher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum MatcherArg {
+pub enum MatcherArg {
     /// Two-byte anchors (pure Rust, always available; the fastest without Hyperscan).
     Anchor,
     /// Aho-Corasick (pure Rust, always available).
     Ac,
     /// Hyperscan (builds with `--features hyperscan`).
     Hyperscan,
+}
+
+impl MatcherArg {
+    /// The engine's matcher.
+    pub fn backend(self) -> Backend {
+        match self {
+            MatcherArg::Ac => Backend::AhoCorasick,
+            MatcherArg::Anchor => Backend::Anchor,
+            MatcherArg::Hyperscan => Backend::Hyperscan,
+        }
+    }
 }
 
 /// Options of `das ids`.
@@ -106,11 +117,7 @@ pub struct IdsArgs {
 
 /// Runs `das ids`.
 pub fn run(args: IdsArgs) -> Result<ExitCode> {
-    let backend = match args.matcher {
-        MatcherArg::Ac => Backend::AhoCorasick,
-        MatcherArg::Anchor => Backend::Anchor,
-        MatcherArg::Hyperscan => Backend::Hyperscan,
-    };
+    let backend = args.matcher.backend();
     if !backend.available() {
         bail!(
             "this build has no Hyperscan matcher: rebuild with `--features ids-worker/hyperscan`"

@@ -4,6 +4,7 @@
 //! process; `gen` writes generated traffic to a pcap file; `dpdk-config` checks the
 //! DPDK configuration and prints its EAL arguments and flow rules.
 
+mod alerts;
 mod bench_cmd;
 mod dpdk_cmd;
 mod gen_cmd;

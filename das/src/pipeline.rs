@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::alerts::{AlertSink, InstanceId, SinkingIds};
 use anyhow::{Context, Result, bail};
 use dataplane::completion::{CompletionCounters, completion_channel};
 use dataplane::forward::{ForwardReport, spawn_spread};
@@ -19,6 +20,7 @@ use dataplane::{BufPool, buf::PoolStats};
 use dedup::{ContentConfig, Dedup, DedupConfig, DedupIo, DedupReport};
 use duplicator::{Duplicator, DuplicatorConfig, DuplicatorReport, GuardConfig, NodeOutput, Scheme};
 use ids_worker::capacity::NodeCgroup;
+use ids_worker::engine::Detector;
 use ids_worker::{
     DuplicatePolicy, Forwarder, NetworkFunction, NodeConfig, NodeFaults, NodeIo, NodeReport,
     SchedClass, SchedMode, Spin, Straggler, StragglerReport,
@@ -74,19 +76,26 @@ impl SourcePort {
 }
 
 /// The network function every node instance runs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum FunctionChoice {
     /// Forward everything (no cost).
     Forward,
     /// Spin this long per packet, then forward (a fixed, known cost).
     Spin(Duration),
+    /// The IDS engine with these rules; every instance hands its alerts to the sink.
+    Ids(Arc<Detector>, AlertSink),
 }
 
 impl FunctionChoice {
-    fn make(self) -> Box<dyn NetworkFunction> {
+    fn make(&self, node: usize, primary: bool) -> Box<dyn NetworkFunction> {
         match self {
             FunctionChoice::Forward => Box::new(Forwarder::default()),
-            FunctionChoice::Spin(cost) => Box::new(Spin::new(cost, 0.0)),
+            FunctionChoice::Spin(cost) => Box::new(Spin::new(*cost, 0.0)),
+            FunctionChoice::Ids(detector, sink) => Box::new(SinkingIds::new(
+                detector.clone(),
+                InstanceId { node, primary },
+                sink.clone(),
+            )),
         }
     }
 }
@@ -399,8 +408,8 @@ pub fn run(
         };
         nodes.push(ids_worker::spawn_node(
             node_config,
-            config.function.make(),
-            config.function.make(),
+            config.function.make(i, true),
+            config.function.make(i, false),
             io,
             &pool,
         )?);

@@ -8,6 +8,7 @@ use dataplane::port::QueueStats;
 use dataplane::ring::Overflow;
 use duplicator::Scheme;
 
+use crate::alerts::{AlertSummary, LoadedRules};
 use crate::pipeline::RunReport;
 
 /// One accounting identity and whether it held.
@@ -605,6 +606,48 @@ pub fn prometheus(r: &RunReport, checks: &[Check]) -> String {
         "Accounting checks that failed (0: every packet accounted for).",
         &plain(failed as u64),
     );
+    s
+}
+
+/// The alerts section of `das run`'s summary: rules, unique alerts, which copies raised
+/// them, the most frequent rules.
+pub fn alerts_summary(rules: &LoadedRules, a: &AlertSummary) -> String {
+    let mut s = String::new();
+    let rep = &rules.report;
+    let _ = writeln!(
+        s,
+        "  ids rules       {} loaded from {} ({} dropped by the skip policy)",
+        count(rep.loaded as u64),
+        rules.description,
+        count(rep.dropped as u64)
+    );
+    let _ = writeln!(
+        s,
+        "  alerts          {} unique (one per job and rule) of {} raised: {} by the primary copy only, {} by the duplicate only, {} by both, {} at the end of flows; {} raised by a duplicate on another packet of a flow its primary alerted on{}",
+        count(a.unique),
+        count(a.raised),
+        count(a.primary_only),
+        count(a.duplicate_only),
+        count(a.both),
+        count(a.at_end),
+        count(a.duplicate_elsewhere),
+        if a.dropped > 0 {
+            format!("; {} lost to full alert buffers", count(a.dropped))
+        } else {
+            String::new()
+        }
+    );
+    for (node, [p, d]) in a.raised_by_node.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "    node {node}: {} raised by the primary instance, {} by the secondary",
+            count(*p),
+            count(*d)
+        );
+    }
+    for (sig, n, msg) in a.by_rule.iter().take(10) {
+        let _ = writeln!(s, "    {:>8}  {sig}  {msg}", count(*n));
+    }
     s
 }
 

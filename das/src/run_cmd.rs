@@ -11,10 +11,13 @@ use dataplane::ring::Overflow;
 use duplicator::Scheme;
 use ids_worker::{DuplicatePolicy, NodeFaults, RunWindow, SchedMode, Straggler};
 
+use crate::alerts::{self, AlertSink, ClusterAlerts, RuleSource};
 use crate::gen_cmd::TrafficArgs;
+use crate::ids_cmd::MatcherArg;
 use crate::pipeline::{self, FunctionChoice, PipelineConfig, Source};
 use crate::report;
 use crate::spec;
+use crate::spec::FunctionSpec;
 use dedup::{ContentConfig, Fingerprint};
 
 /// Options of `das run`.
@@ -118,10 +121,27 @@ pub struct RunArgs {
     #[arg(long, default_value_t = ids_worker::node::DEFAULT_DUPLICATE_BATCH, value_name = "N")]
     dup_batch: usize,
 
-    /// The nodes' network function: forward (no cost) or spin:COST (a fixed CPU cost
-    /// per packet, e.g. spin:2us).
-    #[arg(long, default_value = "forward", value_name = "FUNCTION", value_parser = spec::function)]
-    nf: FunctionChoice,
+    /// The nodes' network function: ids (the IDS engine with --rules), forward (no
+    /// cost) or spin:COST (a fixed CPU cost per packet, e.g. spin:2us).
+    #[arg(long, default_value = "ids", value_name = "FUNCTION", value_parser = spec::function)]
+    nf: FunctionSpec,
+
+    /// Rule files for --nf ids (Snort 3 or 2.9 syntax; `.lua` files give event
+    /// filters). Default: the project's own rules (rules/das.rules, built in).
+    #[arg(long = "rules", value_name = "FILE", num_args = 1..)]
+    rules: Vec<PathBuf>,
+
+    /// The IDS prefilter's pattern matcher.
+    #[arg(long, value_enum, default_value_t = MatcherArg::Anchor)]
+    matcher: MatcherArg,
+
+    /// Write the cluster's alerts (one per job and rule) in Snort's alert_fast format.
+    #[arg(long, value_name = "FILE")]
+    alert_fast: Option<PathBuf>,
+
+    /// Write the cluster's alerts (one per job and rule) in Snort's alert_json format.
+    #[arg(long, value_name = "FILE")]
+    alert_json: Option<PathBuf>,
 
     /// Give each node this fraction of a core (e.g. 0.4) with its own cgroup, so that
     /// nodes sharing a core stay independent (cgroup v1 cpu controller, root).
@@ -234,6 +254,28 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     for &(node, at) in &args.kill {
         faults[node].kill_at = Some(at);
     }
+    if args.nf != FunctionSpec::Ids
+        && (!args.rules.is_empty() || args.alert_fast.is_some() || args.alert_json.is_some())
+    {
+        bail!("--rules, --alert-fast and --alert-json need --nf ids");
+    }
+    let (function, ids) = match args.nf {
+        FunctionSpec::Forward => (FunctionChoice::Forward, None),
+        FunctionSpec::Spin(cost) => (FunctionChoice::Spin(cost), None),
+        FunctionSpec::Ids => {
+            let source = if args.rules.is_empty() {
+                RuleSource::Embedded
+            } else {
+                RuleSource::Files(args.rules.clone())
+            };
+            let rules = alerts::load_rules(&source, args.matcher.backend())?;
+            let sink = AlertSink::default();
+            (
+                FunctionChoice::Ids(rules.detector.clone(), sink.clone()),
+                Some((rules, sink)),
+            )
+        }
+    };
     let config = PipelineConfig {
         source,
         nodes: args.nodes,
@@ -257,7 +299,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         capacity: args.node_capacity,
         faults,
         stragglers: args.straggler.clone(),
-        function: args.nf,
+        function,
         output: args.out.clone(),
         upp_interval: Duration::from_millis(args.upp_interval_ms.max(1)),
         content_dedup: (args.dedup == "content").then(|| ContentConfig {
@@ -300,6 +342,21 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let checks = report::accounting(&report);
     print!("{}", report::summary(&report, &checks));
+    let cluster_alerts = match &ids {
+        Some((rules, sink)) => {
+            let (raised, dropped) = sink.take();
+            let found = ClusterAlerts::build(raised, dropped, &rules.detector);
+            print!("{}", report::alerts_summary(rules, &found.summary));
+            if let Some(path) = &args.alert_fast {
+                found.write(&rules.detector, path, false)?;
+            }
+            if let Some(path) = &args.alert_json {
+                found.write(&rules.detector, path, true)?;
+            }
+            Some(found.summary)
+        }
+        None => None,
+    };
     if let Some(path) = &args.timeline_csv {
         std::fs::write(path, report::timeline_csv(&report))
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -309,7 +366,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &args.json {
-        let doc = serde_json::json!({ "report": report, "accounting": checks });
+        let doc =
+            serde_json::json!({ "report": report, "accounting": checks, "alerts": cluster_alerts });
         let text = serde_json::to_string_pretty(&doc).context("serialising the report")?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;

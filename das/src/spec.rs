@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use ids_worker::{RunWindow, Straggler};
 
-use crate::pipeline::FunctionChoice;
-
 /// A duration such as `2s`, `1.5s`, `250ms`, `40us` or `800ns`.
 pub fn duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -79,13 +77,25 @@ pub fn kill(text: &str) -> Result<(usize, Duration), String> {
     Ok((node(f[0])?, duration(f[1])?))
 }
 
-/// `forward` or `spin:COST`, e.g. `spin:2us`.
-pub fn function(text: &str) -> Result<FunctionChoice, String> {
+/// The nodes' network function as the command line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionSpec {
+    /// `forward`: forward everything at no cost.
+    Forward,
+    /// `spin:COST`: a fixed CPU cost per packet.
+    Spin(Duration),
+    /// `ids`: the IDS engine with the run's rules.
+    Ids,
+}
+
+/// `ids`, `forward` or `spin:COST`, e.g. `spin:2us`.
+pub fn function(text: &str) -> Result<FunctionSpec, String> {
     match text.split_once(':') {
-        None if text == "forward" => Ok(FunctionChoice::Forward),
-        Some(("spin", cost)) => Ok(FunctionChoice::Spin(duration(cost)?)),
+        None if text == "forward" => Ok(FunctionSpec::Forward),
+        None if text == "ids" => Ok(FunctionSpec::Ids),
+        Some(("spin", cost)) => Ok(FunctionSpec::Spin(duration(cost)?)),
         _ => Err(format!(
-            "{text:?}: expected forward or spin:COST (e.g. spin:2us)"
+            "{text:?}: expected ids, forward or spin:COST (e.g. spin:2us)"
         )),
     }
 }
@@ -132,10 +142,11 @@ mod tests {
         assert!(kill("x:1s").unwrap_err().contains("node index"));
         assert_eq!(
             function("spin:2us").unwrap(),
-            FunctionChoice::Spin(Duration::from_micros(2))
+            FunctionSpec::Spin(Duration::from_micros(2))
         );
-        assert_eq!(function("forward").unwrap(), FunctionChoice::Forward);
-        assert!(function("ids").is_err());
+        assert_eq!(function("forward").unwrap(), FunctionSpec::Forward);
+        assert_eq!(function("ids").unwrap(), FunctionSpec::Ids);
+        assert!(function("snort").is_err());
         assert!(fraction("0").is_err() && fraction("0.4").is_ok());
     }
 }

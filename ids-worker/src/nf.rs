@@ -20,6 +20,10 @@ pub trait NetworkFunction: Send + 'static {
     /// Processes one packet: `frame` is the original frame (metadata header removed) and
     /// `job` the metadata it travelled with.
     fn process(&mut self, frame: &[u8], job: &JobMeta) -> Verdict;
+
+    /// Called once when the instance's input has ended, before its report: a function
+    /// that holds state across packets (flows, reassembly) finishes it here.
+    fn finish(&mut self) {}
 }
 
 /// Forwards every packet unchanged: the node's function until an IDS engine is plugged
@@ -91,5 +95,9 @@ impl NetworkFunction for Box<dyn NetworkFunction> {
     #[inline]
     fn process(&mut self, frame: &[u8], job: &JobMeta) -> Verdict {
         (**self).process(frame, job)
+    }
+
+    fn finish(&mut self) {
+        (**self).finish()
     }
 }

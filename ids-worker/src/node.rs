@@ -557,6 +557,7 @@ impl<F: NetworkFunction> Instance<F> {
     }
 
     fn report(mut self) -> Result<InstanceReport, PortError> {
+        self.nf.finish();
         self.tx.flush()?;
         let inspected = self.counters.inspected.get();
         Ok(InstanceReport {

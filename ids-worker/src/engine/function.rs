@@ -136,4 +136,8 @@ impl NetworkFunction for IdsFunction {
         self.scratch = out;
         Verdict::Forward
     }
+
+    fn finish(&mut self) {
+        IdsFunction::finish(self);
+    }
 }
