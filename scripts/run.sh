@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release --locked --bin das
-exec target/release/das run "$@"
+exec target/release/das experiment "$@"

@@ -10,6 +10,7 @@ packages=(
     ca-certificates
     curl
     tshark            # decodes the NSH metadata and generated traffic in tests
+    fonts-dejavu-core # the text of das experiment's PNG plots
 )
 
 as_root() {

@@ -7,6 +7,7 @@
 mod alerts;
 mod bench_cmd;
 mod dpdk_cmd;
+mod experiment;
 mod gen_cmd;
 mod ids_cmd;
 mod pipeline;
@@ -47,6 +48,9 @@ enum Command {
     /// Inspect captures with Snort rules (like `snort -r`) and print alerts and a
     /// summary.
     Ids(ids_cmd::IdsArgs),
+    /// The IDS-cluster experiment: calibrate the nodes, offer every load with every
+    /// scheme (and a straggler), and write goodput, latency and plots.
+    Experiment(experiment::ExperimentArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -57,6 +61,7 @@ fn main() -> std::process::ExitCode {
         Command::DpdkConfig(args) => dpdk_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Ids(args) => ids_cmd::run(args),
+        Command::Experiment(args) => experiment::run(args),
     };
     match result {
         Ok(code) => code,

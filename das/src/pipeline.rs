@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use dataplane::completion::{CompletionCounters, completion_channel};
 use dataplane::forward::{ForwardReport, spawn_spread};
 use dataplane::health::NodeHealth;
-use dataplane::memory::{IterPort, TimedFrame};
+use dataplane::memory::{FramesPort, FramesReplay, IterPort, TimedFrame};
 use dataplane::null::NullPort;
 use dataplane::pcap::{PcapPort, PcapWriterPort, ReplayConfig};
 use dataplane::port::{Port, PortStats};
@@ -39,6 +39,15 @@ pub enum Source {
         /// Pace and loops.
         replay: ReplayConfig,
     },
+    /// Frames held in memory, replayed paced and looped (an experiment's traffic).
+    Memory {
+        /// What the frames are, for the report.
+        description: String,
+        /// The frames.
+        frames: Arc<[TimedFrame]>,
+        /// Pace, packet count, distinct loops.
+        replay: FramesReplay,
+    },
     /// Frames made in memory (the traffic generator).
     Frames {
         /// What the frames are, for the report.
@@ -52,6 +61,7 @@ pub enum Source {
 enum SourcePort {
     Replay(PcapPort),
     Frames(IterPort),
+    Memory(FramesPort),
 }
 
 impl SourcePort {
@@ -59,6 +69,7 @@ impl SourcePort {
         match self {
             SourcePort::Replay(p) => p,
             SourcePort::Frames(p) => p,
+            SourcePort::Memory(p) => p,
         }
     }
 
@@ -70,7 +81,7 @@ impl SourcePort {
                 .iter()
                 .map(|t| t.to_string())
                 .collect(),
-            SourcePort::Frames(_) => Vec::new(),
+            SourcePort::Frames(_) | SourcePort::Memory(_) => Vec::new(),
         }
     }
 }
@@ -281,6 +292,14 @@ pub fn run(
                 .with_context(|| format!("cannot replay {}", path.display()))?;
             (SourcePort::Replay(port), path.display().to_string())
         }
+        Source::Memory {
+            description,
+            frames,
+            replay,
+        } => (
+            SourcePort::Memory(FramesPort::new("source", frames, replay)?),
+            description,
+        ),
         Source::Frames {
             description,
             frames,

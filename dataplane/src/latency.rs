@@ -23,7 +23,28 @@ pub struct LatencyReport {
     pub p999_us: f64,
     /// Largest.
     pub max_us: f64,
+    /// The distribution: (latency in µs, fraction of packets at or below it) at the
+    /// quantiles of [`CDF_QUANTILES`].
+    pub cdf: Vec<(f64, f64)>,
 }
+
+/// The quantiles at which [`LatencyReport::cdf`] samples the distribution: every 2 %,
+/// then the tail.
+pub const CDF_QUANTILES: [f64; 57] = {
+    let mut q = [0.0; 57];
+    let mut i = 0;
+    while i <= 49 {
+        q[i] = i as f64 / 50.0;
+        i += 1;
+    }
+    let tail = [0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1.0];
+    let mut j = 0;
+    while j < tail.len() {
+        q[50 + j] = tail[j];
+        j += 1;
+    }
+    q
+};
 
 impl LatencyReport {
     /// The summary of `h` (values in ns); all zero when it is empty.
@@ -38,6 +59,10 @@ impl LatencyReport {
             p99_us: us(h.value_at_quantile(0.99)),
             p999_us: us(h.value_at_quantile(0.999)),
             max_us: us(h.max()),
+            cdf: CDF_QUANTILES
+                .iter()
+                .map(|&q| (us(h.value_at_quantile(q)), q))
+                .collect(),
         }
     }
 }
@@ -56,6 +81,13 @@ mod tests {
         assert_eq!(r.count, 1000);
         assert!((r.p50_us - 500.0).abs() < 1.0, "{r:?}");
         assert!((r.max_us - 1000.0).abs() < 1.0, "{r:?}");
+        assert_eq!(r.cdf.len(), CDF_QUANTILES.len());
+        assert!(
+            r.cdf
+                .windows(2)
+                .all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1)
+        );
+        assert!((r.cdf[25].0 - 500.0).abs() < 2.0, "{:?}", r.cdf[25]);
         assert_eq!(LatencyReport::from_histogram(&latency_histogram()).count, 0);
     }
 }

@@ -146,7 +146,11 @@ pub fn spawn_straggler(
             let mut period_start = began;
             while period_start < end {
                 let period_end = (period_start + STRAGGLER_PERIOD_NS).min(end);
-                let target = cpu() + share;
+                // The CPU time owed since the window opened: time lost while the node's
+                // cgroup was throttled is made up in later periods, so the straggler
+                // takes its share of the node's CPU however the quota is spread.
+                let owed = (period_end - began) as f64 / STRAGGLER_PERIOD_NS as f64 * share as f64;
+                let target = cpu_at_start + owed as u64;
                 // Spin in short stretches, checking the CPU time actually received.
                 while monotonic_ns() < period_end && cpu() < target {
                     let stretch = monotonic_ns() + SPIN_STRETCH_NS;
