@@ -77,8 +77,8 @@ impl NodeFaults {
 
 /// A CPU-intensive background task on a node's core, as the paper's straggler: for the
 /// window, it takes `intensity` of the node's CPU (in each 10 ms period it spins until
-/// it has used its share of CPU time, then sleeps), at a priority above the node's
-/// threads, so that the node keeps `1 - intensity` of its CPU.
+/// it has used the CPU time owed since the window opened, then sleeps), at a priority
+/// above the node's threads, so that the node keeps `1 - intensity` of its CPU.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Straggler {
     /// The node it slows.
