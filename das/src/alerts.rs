@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
@@ -117,14 +118,14 @@ pub struct RaisedAlert {
 #[derive(Debug, Clone, Default)]
 pub struct AlertSink {
     alerts: Arc<Mutex<Vec<RaisedAlert>>>,
-    dropped: Arc<Mutex<u64>>,
+    dropped: Arc<AtomicU64>,
 }
 
 impl AlertSink {
     /// Every alert handed in so far, and the alerts instances had to drop (full buffer).
     pub fn take(&self) -> (Vec<RaisedAlert>, u64) {
         let alerts = std::mem::take(&mut *self.alerts.lock().unwrap_or_else(|p| p.into_inner()));
-        let dropped = *self.dropped.lock().unwrap_or_else(|p| p.into_inner());
+        let dropped = self.dropped.load(Ordering::Relaxed);
         (alerts, dropped)
     }
 
@@ -172,7 +173,9 @@ impl NetworkFunction for SinkingIds {
     fn finish(&mut self) {
         self.ids.finish();
         self.sink.hand_in(self.by, &mut self.ids);
-        *self.sink.dropped.lock().unwrap_or_else(|p| p.into_inner()) += self.ids.alerts_dropped();
+        self.sink
+            .dropped
+            .fetch_add(self.ids.alerts_dropped(), Ordering::Relaxed);
     }
 }
 

@@ -132,14 +132,6 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     }
 }
 
-fn cpus() -> Vec<usize> {
-    core_affinity::get_core_ids()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| c.id)
-        .collect()
-}
-
 /// One node under test with its feeders.
 struct Rig {
     node: NodeHandle,
@@ -350,7 +342,7 @@ fn measure(
 }
 
 fn node_bench(a: NodeBenchArgs) -> Result<ExitCode> {
-    let cpus = cpus();
+    let cpus = crate::spec::all_cpus();
     let core = a.core.or(cpus.last().copied());
     let feeder_core = cpus.iter().copied().find(|&c| Some(c) != core);
     if a.loads.iter().any(|&l| !(l > 0.0 && l <= 1.5)) {
@@ -507,7 +499,7 @@ fn straggler_bench(a: StragglerBenchArgs) -> Result<ExitCode> {
     if !(a.intensity > 0.0 && a.intensity <= 1.0) {
         bail!("--intensity must be in (0, 1]");
     }
-    let cpus = cpus();
+    let cpus = crate::spec::all_cpus();
     let cores: Vec<usize> = if !a.cores.is_empty() {
         a.cores.clone()
     } else if a.capacity.is_some() {

@@ -234,11 +234,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let cores = if args.no_pin {
         Vec::new()
     } else if args.cores.is_empty() {
-        core_affinity::get_core_ids()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| c.id)
-            .collect()
+        spec::all_cpus()
     } else {
         args.cores.clone()
     };

@@ -77,6 +77,15 @@ pub fn kill(text: &str) -> Result<(usize, Duration), String> {
     Ok((node(f[0])?, duration(f[1])?))
 }
 
+/// Every CPU this process may run on (empty when they cannot be read).
+pub fn all_cpus() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
 /// The nodes' network function as the command line names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FunctionSpec {

@@ -265,11 +265,7 @@ fn config(
     let t = &plan.spec.topology;
     let r = &plan.spec.run;
     let cores = if t.cores.is_empty() {
-        core_affinity::get_core_ids()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| c.id)
-            .collect()
+        crate::spec::all_cpus()
     } else {
         t.cores.clone()
     };

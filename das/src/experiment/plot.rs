@@ -112,6 +112,24 @@ pub fn draw_all(
 
 type Area<B> = DrawingArea<B, Shift>;
 
+/// The legend, in the same style on every plot.
+fn draw_legend<'a, B, CT>(
+    chart: &mut ChartContext<'a, B, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult<B>
+where
+    B: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+}
+
 const SIZE: (u32, u32) = (900, 560);
 
 /// A load as a file-name part: 0.75 -> "0.75".
@@ -189,13 +207,7 @@ fn goodput<B: DrawingBackend>(root: Area<B>, plan: &Plan, summary: &Summary) -> 
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, c.filled())))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present()
 }
 
@@ -282,13 +294,7 @@ fn timeline<B: DrawingBackend>(
             .label(p.scheme.to_string())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()?;
+    draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
     root.present()
 }
 
@@ -335,12 +341,6 @@ fn latency_cdf<B: DrawingBackend>(
             .label(p.scheme.to_string())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()?;
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present()
 }
