@@ -11,6 +11,8 @@ packages=(
     curl
     tshark            # decodes the NSH metadata and generated traffic in tests
     fonts-dejavu-core # the text of das experiment's PNG plots
+    iproute2          # ip: network namespaces and veth pairs (scripts/topology.sh, tests)
+    procps            # sysctl: IPv6 off in test namespaces
 )
 
 as_root() {

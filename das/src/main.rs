@@ -2,7 +2,9 @@
 //!
 //! Subcommands: `run` replays traffic through duplicator → IDS nodes → dedup in one
 //! process; `gen` writes generated traffic to a pcap file; `dpdk-config` checks the
-//! DPDK configuration and prints its EAL arguments and flow rules.
+//! DPDK configuration and prints its EAL arguments and flow rules; `replay`,
+//! `duplicator`, `worker` and `dedup` run one stage each as its own process, linked by
+//! network ports.
 
 mod alerts;
 mod bench_cmd;
@@ -14,6 +16,7 @@ mod pipeline;
 mod report;
 mod run_cmd;
 mod spec;
+mod stage;
 
 use clap::{Parser, Subcommand};
 
@@ -51,6 +54,17 @@ enum Command {
     /// The IDS-cluster experiment: calibrate the nodes, offer every load with every
     /// scheme (and a straggler), and write goodput, latency and plots.
     Experiment(experiment::ExperimentArgs),
+    /// The traffic source as a process: send a capture or generated traffic out of a
+    /// network port (afpacket:IFACE).
+    Replay(stage::ReplayArgs),
+    /// The duplicator as a process: traffic in on one port, each node's copies out on
+    /// its port.
+    Duplicator(stage::DuplicatorArgs),
+    /// One IDS node as a process: copies in from the duplicator (primaries and
+    /// duplicates steered to their queues), inspected packets out to dedup.
+    Worker(stage::WorkerArgs),
+    /// Dedup as a process: copies in from every node, the first copy of each job out.
+    Dedup(stage::DedupArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,6 +76,10 @@ fn main() -> std::process::ExitCode {
         Command::Bench(args) => bench_cmd::run(args),
         Command::Ids(args) => ids_cmd::run(args),
         Command::Experiment(args) => experiment::run(args),
+        Command::Replay(args) => stage::replay::run(args),
+        Command::Duplicator(args) => stage::duplicator::run(args),
+        Command::Worker(args) => stage::worker::run(args),
+        Command::Dedup(args) => stage::dedup::run(args),
     };
     match result {
         Ok(code) => code,

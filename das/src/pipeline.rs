@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::alerts::{AlertSink, InstanceId, SinkingIds};
+use crate::alerts::{AlertSink, InstanceId, LoadedRules, RuleSource, SinkingIds, load_rules};
+use crate::spec::FunctionSpec;
 use anyhow::{Context, Result, bail};
 use dataplane::completion::{CompletionCounters, completion_channel};
 use dataplane::forward::{ForwardReport, spawn_spread};
@@ -20,6 +21,7 @@ use dataplane::{BufPool, buf::PoolStats};
 use dedup::{ContentConfig, Dedup, DedupConfig, DedupIo, DedupReport};
 use duplicator::{Duplicator, DuplicatorConfig, DuplicatorReport, GuardConfig, NodeOutput, Scheme};
 use ids_worker::capacity::NodeCgroup;
+use ids_worker::engine::Backend;
 use ids_worker::engine::Detector;
 use ids_worker::{
     DuplicatePolicy, Forwarder, NetworkFunction, NodeConfig, NodeFaults, NodeIo, NodeReport,
@@ -98,7 +100,35 @@ pub enum FunctionChoice {
 }
 
 impl FunctionChoice {
-    fn make(&self, node: usize, primary: bool) -> Box<dyn NetworkFunction> {
+    /// The function `spec` names; for the IDS engine, loads `rules` (the built-in rules
+    /// when empty) for `backend` and also returns them with the sink the instances'
+    /// alerts go to.
+    pub fn from_spec(
+        spec: FunctionSpec,
+        rules: &[PathBuf],
+        backend: Backend,
+    ) -> Result<(Self, Option<(LoadedRules, AlertSink)>)> {
+        Ok(match spec {
+            FunctionSpec::Forward => (FunctionChoice::Forward, None),
+            FunctionSpec::Spin(cost) => (FunctionChoice::Spin(cost), None),
+            FunctionSpec::Ids => {
+                let source = if rules.is_empty() {
+                    RuleSource::Embedded
+                } else {
+                    RuleSource::Files(rules.to_vec())
+                };
+                let loaded = load_rules(&source, backend)?;
+                let sink = AlertSink::default();
+                (
+                    FunctionChoice::Ids(loaded.detector.clone(), sink.clone()),
+                    Some((loaded, sink)),
+                )
+            }
+        })
+    }
+
+    /// The network function of node `node`'s primary or secondary instance.
+    pub fn make(&self, node: usize, primary: bool) -> Box<dyn NetworkFunction> {
         match self {
             FunctionChoice::Forward => Box::new(Forwarder::default()),
             FunctionChoice::Spin(cost) => Box::new(Spin::new(*cost, 0.0)),

@@ -11,7 +11,7 @@ use dataplane::ring::Overflow;
 use duplicator::Scheme;
 use ids_worker::{DuplicatePolicy, NodeFaults, RunWindow, SchedMode, Straggler};
 
-use crate::alerts::{self, AlertSink, ClusterAlerts, RuleSource};
+use crate::alerts::ClusterAlerts;
 use crate::gen_cmd::TrafficArgs;
 use crate::ids_cmd::MatcherArg;
 use crate::pipeline::{self, FunctionChoice, PipelineConfig, Source};
@@ -255,23 +255,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     {
         bail!("--rules, --alert-fast and --alert-json need --nf ids");
     }
-    let (function, ids) = match args.nf {
-        FunctionSpec::Forward => (FunctionChoice::Forward, None),
-        FunctionSpec::Spin(cost) => (FunctionChoice::Spin(cost), None),
-        FunctionSpec::Ids => {
-            let source = if args.rules.is_empty() {
-                RuleSource::Embedded
-            } else {
-                RuleSource::Files(args.rules.clone())
-            };
-            let rules = alerts::load_rules(&source, args.matcher.backend())?;
-            let sink = AlertSink::default();
-            (
-                FunctionChoice::Ids(rules.detector.clone(), sink.clone()),
-                Some((rules, sink)),
-            )
-        }
-    };
+    let (function, ids) = FunctionChoice::from_spec(args.nf, &args.rules, args.matcher.backend())?;
     let config = PipelineConfig {
         source,
         nodes: args.nodes,

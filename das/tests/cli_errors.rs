@@ -84,3 +84,52 @@ fn help_explains_each_command() {
         "{top}"
     );
 }
+
+#[test]
+fn stage_processes_explain_bad_ports() {
+    assert_error(&["replay", "--to", "veth0"], "expected afpacket:IFACE");
+    assert_error(
+        &[
+            "worker",
+            "--index",
+            "0",
+            "--in",
+            "afpacket:",
+            "--out",
+            "afpacket:x",
+        ],
+        "not an interface name",
+    );
+    assert_error(
+        &[
+            "worker",
+            "--index",
+            "0",
+            "--in",
+            "afpacket:nosuch0",
+            "--out",
+            "afpacket:nosuch1",
+            "--nf",
+            "forward",
+        ],
+        "no interface named \"nosuch0\"",
+    );
+    assert_error(
+        &[
+            "duplicator",
+            "--in",
+            "afpacket:nosuch0",
+            "--node",
+            "afpacket:a",
+            "--node",
+            "afpacket:b",
+            "--scheme",
+            "hedged",
+        ],
+        "--scheme hedged needs the nodes' queue depths",
+    );
+    assert_error(
+        &["dedup", "--node", "afpacket:nosuch0"],
+        "no interface named",
+    );
+}

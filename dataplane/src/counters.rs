@@ -31,11 +31,16 @@ pub enum DropReason {
     Purged,
     /// A copy for a node that was down (killed, or its queue's receiver gone).
     NodeDown,
+    /// Dropped by the kernel or the device because a port's receive ring was full.
+    RingFull,
+    /// A frame larger than the port can carry (its ring's frame slots, or the link's
+    /// MTU).
+    Oversize,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 11] = [
+    pub const ALL: [DropReason; 13] = [
         DropReason::QueueOverflow,
         DropReason::QueueFull,
         DropReason::Malformed,
@@ -47,6 +52,8 @@ impl DropReason {
         DropReason::TruncatedRecord,
         DropReason::Purged,
         DropReason::NodeDown,
+        DropReason::RingFull,
+        DropReason::Oversize,
     ];
 
     /// The reason's name in reports (snake case).
@@ -63,6 +70,8 @@ impl DropReason {
             DropReason::TruncatedRecord => "truncated_record",
             DropReason::Purged => "purged",
             DropReason::NodeDown => "node_down",
+            DropReason::RingFull => "ring_full",
+            DropReason::Oversize => "oversize",
         }
     }
 

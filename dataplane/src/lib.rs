@@ -13,9 +13,12 @@
 //! - [`doorbell`]: how idle stage threads sleep and get woken;
 //! - [`completion`]: completion notices from dedup to the nodes (active purge), and
 //!   [`health`]: which nodes are up;
+//! - [`afpacket`]: AF_PACKET ports on Linux interfaces, and [`input_end`]: when a
+//!   process's network inputs have ended;
 //! - [`window`]: a sliding window over job ids (dedup's first-copy test, a node's
 //!   record of completed jobs).
 
+pub mod afpacket;
 pub mod batch;
 pub mod buf;
 pub mod clock;
@@ -26,6 +29,7 @@ pub mod dpdk_config;
 pub mod flow;
 pub mod forward;
 pub mod health;
+pub mod input_end;
 pub mod latency;
 pub mod memory;
 pub mod meta;

@@ -1,0 +1,73 @@
+//! Stages as processes: `das replay`, `das duplicator`, `das worker` and `das dedup`.
+//!
+//! The one-process pipeline (`das run`) links its stages with in-memory rings. Here each
+//! stage runs alone and talks to its peers over network ports (AF_PACKET on a Linux
+//! interface: a veth into another network namespace, or a NIC), so the same cluster
+//! runs as one process per host: in network namespaces on one machine
+//! (`scripts/topology.sh`) or on a testbed. The job metadata travels in each frame
+//! (docs/METADATA.md) and the receiving node's port steers each copy to its queue by
+//! the outer destination MAC, so the stages need nothing else from each other.
+//!
+//! A network link never closes, so each process decides that its input has ended after
+//! it saw traffic and then none for `--idle-exit`, or on SIGINT/SIGTERM; it then drains,
+//! writes its report (JSON with `--report`) and exits.
+
+pub mod dedup;
+pub mod duplicator;
+mod ports;
+pub mod replay;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use dataplane::input_end::InputEnd;
+
+pub use dedup::DedupArgs;
+pub use duplicator::DuplicatorArgs;
+pub use replay::ReplayArgs;
+pub use worker::WorkerArgs;
+
+use crate::spec;
+
+/// Options every stage process takes.
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// The input has ended once traffic came and then none for this long (a network
+    /// link never closes); the stage then drains and exits. SIGINT or SIGTERM end it
+    /// at once.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = spec::duration)]
+    idle_exit: Duration,
+
+    /// Write the stage's counters as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+
+    /// Packets per batch (1 to 256).
+    #[arg(long, default_value_t = dataplane::DEFAULT_BATCH, value_name = "N")]
+    batch: usize,
+}
+
+impl StageArgs {
+    /// The end-of-input decision of this process, stopped by SIGINT and SIGTERM.
+    fn input_end(&self) -> Result<InputEnd> {
+        dataplane::Batch::with_capacity(self.batch).context("--batch")?;
+        let end = InputEnd::after_idle(self.idle_exit);
+        let on_signal = end.clone();
+        ctrlc::set_handler(move || on_signal.stop()).context("installing the signal handler")?;
+        Ok(end)
+    }
+
+    /// Writes `report` as JSON to `--report`, if given.
+    fn write_report(&self, stage: &str, report: &impl serde::Serialize) -> Result<()> {
+        let Some(path) = &self.report else {
+            return Ok(());
+        };
+        let doc = serde_json::json!({ "stage": stage, "report": report });
+        let text = serde_json::to_string_pretty(&doc).context("serialising the report")?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}

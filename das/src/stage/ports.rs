@@ -1,0 +1,170 @@
+//! The network ports stage processes open, named on the command line.
+
+use std::str::FromStr;
+
+use anyhow::{Context, Result};
+use dataplane::afpacket::{AfPacketConfig, AfPacketPort, RxLayout};
+use dataplane::input_end::InputEnd;
+use dataplane::port::PortStats;
+
+/// A network port as the command line names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortSpec {
+    /// `afpacket:IFACE`: AF_PACKET sockets on a Linux interface.
+    AfPacket(String),
+}
+
+impl FromStr for PortSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.split_once(':') {
+            Some(("afpacket", iface)) if valid_interface(iface) => {
+                Ok(PortSpec::AfPacket(iface.to_string()))
+            }
+            Some(("afpacket", iface)) => Err(format!(
+                "{iface:?} is not an interface name (1 to 15 characters, no '/', ':' or spaces)"
+            )),
+            _ => Err(format!(
+                "{text:?}: expected afpacket:IFACE (e.g. afpacket:veth0)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PortSpec::AfPacket(iface) => write!(f, "afpacket:{iface}"),
+        }
+    }
+}
+
+fn valid_interface(name: &str) -> bool {
+    (1..=15).contains(&name.len())
+        && !name.contains(['/', ':'])
+        && !name.chars().any(char::is_whitespace)
+}
+
+/// An open network port and the kernel's counters of its interface when it opened.
+pub struct NetPort {
+    /// The port.
+    pub port: AfPacketPort,
+    spec: PortSpec,
+    interface_at_open: InterfaceStats,
+}
+
+impl NetPort {
+    /// Opens `spec` named `name`, with receive queues laid out as `rx` and `tx`
+    /// transmit queues; receive queues end as `end` decides.
+    pub fn open(
+        name: &str,
+        spec: &PortSpec,
+        rx: RxLayout,
+        tx: usize,
+        end: &InputEnd,
+    ) -> Result<Self> {
+        let PortSpec::AfPacket(iface) = spec;
+        let config = AfPacketConfig {
+            end: end.clone(),
+            ..AfPacketConfig::new(iface, rx, tx)
+        };
+        let port =
+            AfPacketPort::open(name, &config).with_context(|| format!("cannot open {spec}"))?;
+        Ok(NetPort {
+            port,
+            spec: spec.clone(),
+            interface_at_open: InterfaceStats::read(iface),
+        })
+    }
+
+    /// The port's counters and what the interface counted since the port opened.
+    pub fn report(&self) -> PortReport {
+        use dataplane::port::Port;
+        let PortSpec::AfPacket(iface) = &self.spec;
+        PortReport {
+            spec: self.spec.to_string(),
+            port: self.port.stats(),
+            interface: InterfaceStats::read(iface).since(&self.interface_at_open),
+        }
+    }
+}
+
+/// A port's counters in a stage's report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PortReport {
+    /// The port as named on the command line.
+    pub spec: String,
+    /// Counters per queue.
+    pub port: PortStats,
+    /// The interface's own counters over the run (frames the link itself dropped).
+    pub interface: InterfaceStats,
+}
+
+/// The kernel's counters of an interface (`/sys/class/net/IFACE/statistics`).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct InterfaceStats {
+    /// Frames received.
+    pub rx_packets: u64,
+    /// Frames the interface dropped on receive.
+    pub rx_dropped: u64,
+    /// Frames sent.
+    pub tx_packets: u64,
+    /// Frames the interface dropped on transmit (a veth whose peer's backlog was full).
+    pub tx_dropped: u64,
+}
+
+impl InterfaceStats {
+    /// The counters now (zeros where they cannot be read).
+    fn read(iface: &str) -> Self {
+        let get = |name: &str| {
+            std::fs::read_to_string(format!("/sys/class/net/{iface}/statistics/{name}"))
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        InterfaceStats {
+            rx_packets: get("rx_packets"),
+            rx_dropped: get("rx_dropped"),
+            tx_packets: get("tx_packets"),
+            tx_dropped: get("tx_dropped"),
+        }
+    }
+
+    fn since(self, start: &Self) -> Self {
+        InterfaceStats {
+            rx_packets: self.rx_packets.saturating_sub(start.rx_packets),
+            rx_dropped: self.rx_dropped.saturating_sub(start.rx_dropped),
+            tx_packets: self.tx_packets.saturating_sub(start.tx_packets),
+            tx_dropped: self.tx_dropped.saturating_sub(start.tx_dropped),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_explain_mistakes() {
+        assert_eq!(
+            "afpacket:veth0".parse::<PortSpec>(),
+            Ok(PortSpec::AfPacket("veth0".into()))
+        );
+        assert!(
+            "afpacket:"
+                .parse::<PortSpec>()
+                .unwrap_err()
+                .contains("not an interface name")
+        );
+        assert!("afpacket:a/b".parse::<PortSpec>().is_err());
+        assert!("afpacket:sixteen-chars-xx".parse::<PortSpec>().is_err());
+        assert!(
+            "veth0"
+                .parse::<PortSpec>()
+                .unwrap_err()
+                .contains("expected afpacket:IFACE")
+        );
+        assert_eq!(PortSpec::AfPacket("in".into()).to_string(), "afpacket:in");
+    }
+}

@@ -1,0 +1,191 @@
+//! `das worker`: one IDS node as a process: a port from the duplicator (primaries on
+//! queue 0, duplicates on queue 1, steered by the kernel) and a port to dedup.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use dataplane::BufPool;
+use dataplane::afpacket::RxLayout;
+use dataplane::health::NodeHealth;
+use dataplane::port::Port;
+use ids_worker::capacity::NodeCgroup;
+use ids_worker::{NodeConfig, NodeIo, NodeReport, SchedClass, SchedMode, StragglerReport};
+
+use super::StageArgs;
+use super::ports::{NetPort, PortReport, PortSpec};
+use crate::alerts::{AlertSummary, ClusterAlerts};
+use crate::ids_cmd::MatcherArg;
+use crate::pipeline::FunctionChoice;
+use crate::report::count;
+use crate::spec::{self, FunctionSpec};
+
+/// Options of `das worker`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The input port steers each copy by its outer destination MAC: queue 0 (primaries) and \
+queue 1 (duplicates) are two sockets with their own kernel rings, each a bounded queue \
+that drops new frames when full (counted as ring_full). Inspected packets leave on the \
+output port with their das header, for dedup.")]
+pub struct WorkerArgs {
+    /// This node's index in the cluster (the NN of the MACs its copies carry).
+    #[arg(long, value_name = "N")]
+    index: usize,
+
+    /// Where copies come from the duplicator: afpacket:IFACE.
+    #[arg(long = "in", value_name = "PORT")]
+    input: PortSpec,
+
+    /// Where inspected packets go to dedup: afpacket:IFACE.
+    #[arg(long = "out", value_name = "PORT")]
+    output: PortSpec,
+
+    /// How the node shares its core between its instances: inline or os.
+    #[arg(long, default_value = "inline", value_name = "MODE")]
+    sched: SchedMode,
+
+    /// Duplicates an inline node inspects per turn.
+    #[arg(long, default_value_t = ids_worker::node::DEFAULT_DUPLICATE_BATCH, value_name = "N")]
+    dup_batch: usize,
+
+    /// Pin the node's threads to this CPU (default: not pinned).
+    #[arg(long, value_name = "CPU")]
+    core: Option<usize>,
+
+    /// Give the node this fraction of a core with its own cgroup (cgroup v1, root).
+    #[arg(long, value_name = "F", value_parser = spec::fraction)]
+    node_capacity: Option<f64>,
+
+    /// A CPU-hungry background task on the node's core: START:DURATION:INTENSITY,
+    /// e.g. 1s:3s:0.5, counted from the node's start.
+    #[arg(long, value_name = "SPEC")]
+    straggler: Option<String>,
+
+    /// The network function: ids (the IDS engine with --rules), forward or spin:COST.
+    #[arg(long, default_value = "ids", value_name = "FUNCTION", value_parser = spec::function)]
+    nf: FunctionSpec,
+
+    /// Rule files for --nf ids (default: the project's own rules, built in).
+    #[arg(long = "rules", value_name = "FILE", num_args = 1..)]
+    rules: Vec<PathBuf>,
+
+    /// The IDS prefilter's pattern matcher.
+    #[arg(long, value_enum, default_value_t = MatcherArg::Anchor)]
+    matcher: MatcherArg,
+
+    /// Write this node's alerts (one per job and rule) in Snort's alert_json format.
+    #[arg(long, value_name = "FILE")]
+    alert_json: Option<PathBuf>,
+
+    #[command(flatten)]
+    stage: StageArgs,
+}
+
+/// What `das worker` did.
+#[derive(Debug, serde::Serialize)]
+struct WorkerReport {
+    /// The node's counters.
+    node: NodeReport,
+    /// The straggler, if one ran.
+    straggler: Option<StragglerReport>,
+    /// Alerts, with --nf ids.
+    alerts: Option<AlertSummary>,
+    /// The port from the duplicator.
+    input: PortReport,
+    /// The port to dedup.
+    output: PortReport,
+}
+
+/// Runs `das worker`.
+pub fn run(args: WorkerArgs) -> Result<ExitCode> {
+    if args.index > 254 {
+        bail!("--index must be at most 254");
+    }
+    if args.nf != FunctionSpec::Ids && (!args.rules.is_empty() || args.alert_json.is_some()) {
+        bail!("--rules and --alert-json need --nf ids");
+    }
+    let straggler = args
+        .straggler
+        .as_deref()
+        .map(|s| spec::straggler(&format!("{}:{s}", args.index)))
+        .transpose()
+        .map_err(anyhow::Error::msg)
+        .context("--straggler")?;
+    let (function, ids) = FunctionChoice::from_spec(args.nf, &args.rules, args.matcher.backend())?;
+    let cgroup = args
+        .node_capacity
+        .map(|f| NodeCgroup::create(args.index, f, args.sched == SchedMode::Os).map(Arc::new))
+        .transpose()
+        .context("--node-capacity")?;
+    let end = args.stage.input_end()?;
+    let mut input = NetPort::open("input", &args.input, RxLayout::DasQueues(2), 0, &end)?;
+    let mut output = NetPort::open("output", &args.output, RxLayout::None, 2, &end)?;
+    let origin_ns = dataplane::clock::monotonic_ns();
+    let io = NodeIo {
+        primary_rx: vec![input.port.take_rx_queue(0)?],
+        duplicate_rx: vec![input.port.take_rx_queue(1)?],
+        primary_tx: output.port.take_tx_queue(0)?,
+        duplicate_tx: output.port.take_tx_queue(1)?,
+        notices: None,
+        health: NodeHealth::new(args.index + 1),
+        origin_ns,
+        cgroup: cgroup.clone(),
+    };
+    let config = NodeConfig {
+        batch: args.stage.batch,
+        duplicate_batch: args.dup_batch.min(args.stage.batch),
+        mode: args.sched,
+        ..NodeConfig::new(args.index, args.core)
+    };
+    let pool = BufPool::default();
+    let node = ids_worker::spawn_node(
+        config,
+        function.make(args.index, true),
+        function.make(args.index, false),
+        io,
+        &pool,
+    )?;
+    let straggler = straggler
+        .map(|s| {
+            let class = match args.sched {
+                SchedMode::Os => SchedClass::Fifo(ids_worker::node::PRIMARY_FIFO_PRIORITY + 1),
+                SchedMode::Inline => SchedClass::Boosted,
+            };
+            ids_worker::spawn_straggler(s, args.core, class, cgroup.clone(), origin_ns)
+        })
+        .transpose()
+        .context("starting the straggler")?;
+    let node = node.join().context("node")?;
+    let straggler = straggler.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+    for w in node.threads.iter().flat_map(|t| &t.warnings) {
+        eprintln!("das: warning: node {}: {w}", node.id);
+    }
+    let alerts = match &ids {
+        Some((rules, sink)) => {
+            let (raised, dropped) = sink.take();
+            let found = ClusterAlerts::build(raised, dropped, &rules.detector);
+            if let Some(path) = &args.alert_json {
+                found.write(&rules.detector, path, true)?;
+            }
+            Some(found.summary)
+        }
+        None => None,
+    };
+    eprintln!(
+        "das worker {}: inspected {} primaries and {} duplicates",
+        args.index,
+        count(node.primary.inspected),
+        count(node.secondary.inspected)
+    );
+    let report = WorkerReport {
+        node,
+        straggler,
+        alerts,
+        input: input.report(),
+        output: output.report(),
+    };
+    args.stage.write_report("worker", &report)?;
+    Ok(ExitCode::SUCCESS)
+}

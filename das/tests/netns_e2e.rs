@@ -1,0 +1,251 @@
+//! The cluster as one process per host: `scripts/cluster.sh` builds the five-host
+//! topology in network namespaces (`scripts/topology.sh`), runs `das dedup`, two
+//! `das worker`s, `das duplicator` and `das replay` over AF_PACKET ports, and removes
+//! everything. Every packet is accounted for across the processes: on each link, what
+//! one side sent = what the other received + what the kernel dropped (ring full, or
+//! the interface's own drops); in each stage, received = forwarded + dropped by reason;
+//! and dedup's output is the replayed traffic, each packet once.
+//!
+//! Needs root: without it the test says why and passes, unless
+//! `DAS_REQUIRE_PRIVILEGES=1` (CI) makes it fail.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use dataplane::pcap::read_frames;
+use serde_json::Value;
+
+const DAS: &str = env!("CARGO_BIN_EXE_das");
+
+fn privileged() -> bool {
+    let required = std::env::var("DAS_REQUIRE_PRIVILEGES").as_deref() == Ok("1");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
+    let ip = Command::new("ip").arg("-V").output().is_ok();
+    if root && ip {
+        return true;
+    }
+    let why = if root {
+        "iproute2 (ip) is not installed"
+    } else {
+        "network namespaces need root"
+    };
+    assert!(!required, "DAS_REQUIRE_PRIVILEGES=1 but {why}");
+    eprintln!("skipped: {why}");
+    false
+}
+
+fn report(dir: &Path, name: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join(format!("{name}.json")))
+        .unwrap_or_else(|e| panic!("{name}.json: {e}"));
+    serde_json::from_str::<Value>(&text).unwrap()["report"].clone()
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// A port's totals: (rx, tx, ring_full drops, interface drops).
+fn port_totals(p: &Value) -> (u64, u64, u64, u64) {
+    let queues = p["port"]["queues"].as_array().unwrap();
+    let sum = |f: &dyn Fn(&Value) -> u64| queues.iter().map(f).sum::<u64>();
+    (
+        sum(&|q| n(&q["rx_packets"])),
+        sum(&|q| n(&q["tx_packets"])),
+        sum(&|q| q["dropped"]["ring_full"].as_u64().unwrap_or(0)),
+        n(&p["interface"]["rx_dropped"]) + n(&p["interface"]["tx_dropped"]),
+    )
+}
+
+/// Checks one link: the sender's port `from` and the receiver's port `to`. Returns the
+/// frames lost on it (each counted with a reason).
+fn link(name: &str, from: &Value, to: &Value) -> u64 {
+    let (_, sent, _, sender_drops) = port_totals(from);
+    let (received, _, ring_full, receiver_drops) = port_totals(to);
+    let lost = ring_full + sender_drops + receiver_drops;
+    assert_eq!(
+        sent,
+        received + lost,
+        "link {name}: sent = received + dropped"
+    );
+    lost
+}
+
+/// Checks received = forwarded + dropped of a stage's counters.
+fn stage(name: &str, c: &Value) -> (u64, u64) {
+    let dropped: u64 = c["dropped"].as_object().unwrap().values().map(n).sum();
+    assert_eq!(
+        n(&c["received"]),
+        n(&c["forwarded"]) + dropped,
+        "{name}: received = forwarded + dropped"
+    );
+    (n(&c["received"]), n(&c["forwarded"]))
+}
+
+#[test]
+fn a_cluster_of_processes_accounts_for_every_packet() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("dn{}-", std::process::id() % 100_000);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new("bash")
+        .current_dir(&root)
+        .args([
+            "scripts/cluster.sh",
+            "--prefix",
+            &prefix,
+            "--nf",
+            "forward",
+            "--das",
+            DAS,
+            "--out",
+        ])
+        .arg(dir.path())
+        .args([
+            "--",
+            "--flows",
+            "200",
+            "--seed",
+            "7",
+            "--pace",
+            "20000pps",
+            "--idle-exit",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "cluster.sh failed:\n{log}");
+    let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).contains(&prefix),
+        "namespaces left behind:\n{}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+
+    let replay = report(dir.path(), "replay");
+    let dup = report(dir.path(), "duplicator");
+    let dedup = report(dir.path(), "dedup");
+    let workers: Vec<Value> = (0..2)
+        .map(|i| report(dir.path(), &format!("worker{i}")))
+        .collect();
+
+    let sent = n(&replay["sent"]["packets"]);
+    assert!(sent > 1000, "replayed {sent} packets");
+    let mut lost = link("source -> duplicator", &replay["output"], &dup["input"]);
+    let (dup_in, jobs) = stage("duplicator", &dup["duplicator"]["counters"]);
+    assert_eq!(
+        dup_in,
+        port_totals(&dup["input"]).0,
+        "duplicator: port rx = stage received"
+    );
+    let duplicates = n(&dup["duplicator"]["duplicates"]);
+    assert_eq!(
+        duplicates, jobs,
+        "das duplicates every job (no guard trip at this load)"
+    );
+    let copies_out: u64 = dup["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| port_totals(p).1)
+        .sum();
+    assert_eq!(
+        copies_out,
+        jobs + duplicates,
+        "duplicator: every copy left on a node port"
+    );
+
+    let mut inspected = 0;
+    for (i, w) in workers.iter().enumerate() {
+        lost += link(
+            &format!("duplicator -> node {i}"),
+            &dup["nodes"][i],
+            &w["input"],
+        );
+        let queues = w["input"]["port"]["queues"].as_array().unwrap();
+        let outq = w["output"]["port"]["queues"].as_array().unwrap();
+        for (q, role) in ["primary", "secondary"].iter().enumerate() {
+            let (received, forwarded) =
+                stage(&format!("node {i} {role}"), &w["node"][role]["counters"]);
+            assert_eq!(
+                received,
+                n(&queues[q]["rx_packets"]),
+                "node {i} {role}: port rx = received"
+            );
+            assert_eq!(
+                forwarded,
+                n(&outq[q]["tx_packets"]),
+                "node {i} {role}: forwarded = port tx"
+            );
+            inspected += n(&w["node"][role]["inspected"]);
+        }
+        lost += link(
+            &format!("node {i} -> dedup"),
+            &w["output"],
+            &dedup["nodes"][i],
+        );
+    }
+    let (copies_in, unique) = stage("dedup", &dedup["dedup"]["counters"]);
+    let dedup_rx: u64 = dedup["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| port_totals(p).0)
+        .sum();
+    assert_eq!(copies_in, dedup_rx, "dedup: port rx = received");
+    assert_eq!(
+        n(&dedup["output"]["queues"][0]["tx_packets"]),
+        unique,
+        "dedup: unique = written"
+    );
+    assert_eq!(
+        inspected,
+        2 * sent - lost.min(2 * sent),
+        "forward: every copy that arrived was inspected"
+    );
+
+    // The output is the replayed traffic, each packet once (order across nodes aside).
+    let count = |frames: Vec<dataplane::pcap::CapturedFrame>| {
+        let mut m: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        for f in frames {
+            *m.entry(f.data).or_default() += 1;
+        }
+        m
+    };
+    let reference = dir.path().join("reference.pcap");
+    let generated = Command::new(DAS)
+        .args(["gen", "--flows", "200", "--seed", "7", "--out"])
+        .arg(&reference)
+        .output()
+        .unwrap();
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let want = count(read_frames(&reference).unwrap());
+    let got = count(read_frames(dir.path().join("unique.pcap")).unwrap());
+    if lost == 0 {
+        assert_eq!(unique, sent, "nothing was lost: every packet once");
+        assert!(
+            got == want,
+            "dedup's output is the replayed traffic byte for byte"
+        );
+    } else {
+        eprintln!("note: {lost} frames were dropped (counted) on the links of this loaded machine");
+        for (frame, k) in &got {
+            assert!(
+                want.get(frame).is_some_and(|w| k <= w),
+                "dedup wrote a frame that was never sent"
+            );
+        }
+    }
+}

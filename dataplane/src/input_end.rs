@@ -1,0 +1,116 @@
+//! When a process's network inputs have ended.
+//!
+//! An in-memory link closes when its sender stops and a capture file has an end, but a
+//! network link never closes: a stage process reading from an interface cannot tell the
+//! last packet from a pause. [`InputEnd`] decides it for every receive queue of a
+//! process together: the input has ended once a stop was asked for (a signal, a
+//! deadline), or once the process received at least one packet and then none on any
+//! queue for the configured idle time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::clock::monotonic_ns;
+
+/// The end-of-input decision shared by the receive queues of one process. Clones share
+/// the state.
+#[derive(Debug, Clone)]
+pub struct InputEnd {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Idle time after traffic that ends the input (0: only a stop ends it).
+    idle_ns: u64,
+    /// When a queue last received a packet ([`monotonic_ns`] + 1; 0: never).
+    last_rx: AtomicU64,
+    stopped: AtomicBool,
+}
+
+impl InputEnd {
+    /// Input that ends only when [`stop`](InputEnd::stop) is called.
+    pub fn on_stop() -> Self {
+        InputEnd::new(0)
+    }
+
+    /// Input that ends after `idle` without a packet, once a first packet came (or on
+    /// [`stop`](InputEnd::stop)).
+    pub fn after_idle(idle: Duration) -> Self {
+        InputEnd::new(idle.as_nanos().max(1) as u64)
+    }
+
+    fn new(idle_ns: u64) -> Self {
+        InputEnd {
+            inner: Arc::new(Inner {
+                idle_ns,
+                last_rx: AtomicU64::new(0),
+                stopped: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Ends the input now (every queue reports the end on its next empty poll).
+    pub fn stop(&self) {
+        self.inner.stopped.store(true, Ordering::Release);
+    }
+
+    /// Whether [`stop`](InputEnd::stop) was called.
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped.load(Ordering::Acquire)
+    }
+
+    /// Records that a queue received packets just now.
+    #[inline]
+    pub fn received(&self) {
+        self.inner
+            .last_rx
+            .store(monotonic_ns() + 1, Ordering::Relaxed);
+    }
+
+    /// Whether a packet ever came.
+    pub fn saw_traffic(&self) -> bool {
+        self.inner.last_rx.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether the input has ended: called by a queue that found nothing to receive.
+    pub fn ended(&self) -> bool {
+        if self.is_stopped() {
+            return true;
+        }
+        let last = self.inner.last_rx.load(Ordering::Relaxed);
+        self.inner.idle_ns != 0
+            && last != 0
+            && monotonic_ns().saturating_sub(last - 1) >= self.inner.idle_ns
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_ends_only_after_traffic() {
+        let end = InputEnd::after_idle(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(!end.ended(), "no traffic yet: a quiet start is not an end");
+        end.received();
+        assert!(!end.ended());
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(end.ended());
+        end.received();
+        assert!(!end.ended(), "new traffic reopens the input");
+    }
+
+    #[test]
+    fn stop_ends_at_once_and_is_shared_by_clones() {
+        let end = InputEnd::on_stop();
+        let other = end.clone();
+        end.received();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(!other.ended(), "no idle limit: only a stop ends it");
+        end.stop();
+        assert!(other.ended());
+    }
+}
