@@ -57,6 +57,8 @@ struct ReplayReport {
     source: String,
     /// Packets and bytes sent.
     sent: ForwardReport,
+    /// Seconds from the first packet read to the last sent.
+    elapsed_secs: f64,
     /// The source's counters.
     source_port: PortStats,
     /// The output port.
@@ -98,18 +100,22 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let mut rx = source.take_rx_queue(0)?;
     let mut tx = out.port.take_tx_queue(0)?;
     let pool = BufPool::default();
+    let started = std::time::Instant::now();
     let sent = forward(rx.as_mut(), tx.as_mut(), &pool, args.stage.batch)
         .with_context(|| format!("sending to {}", args.to))?;
+    let elapsed_secs = started.elapsed().as_secs_f64();
     drop(tx);
     eprintln!(
-        "das replay: sent {} packets ({} bytes) to {}",
+        "das replay: sent {} packets ({} bytes) to {} in {elapsed_secs:.2} s ({} packets/s)",
         count(sent.packets),
         count(sent.bytes),
-        args.to
+        args.to,
+        count((sent.packets as f64 / elapsed_secs.max(1e-9)) as u64)
     );
     let report = ReplayReport {
         source: description,
         sent,
+        elapsed_secs,
         source_port: source.stats(),
         output: out.report(),
     };
