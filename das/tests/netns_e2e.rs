@@ -49,23 +49,25 @@ fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
-/// A port's totals: (rx, tx, ring_full drops, interface drops).
-fn port_totals(p: &Value) -> (u64, u64, u64, u64) {
+/// A port's totals: (rx, tx, ring_full drops on receive, interface drops on receive,
+/// interface drops on transmit).
+fn port_totals(p: &Value) -> (u64, u64, u64, u64, u64) {
     let queues = p["port"]["queues"].as_array().unwrap();
     let sum = |f: &dyn Fn(&Value) -> u64| queues.iter().map(f).sum::<u64>();
     (
         sum(&|q| n(&q["rx_packets"])),
         sum(&|q| n(&q["tx_packets"])),
         sum(&|q| q["dropped"]["ring_full"].as_u64().unwrap_or(0)),
-        n(&p["interface"]["rx_dropped"]) + n(&p["interface"]["tx_dropped"]),
+        n(&p["interface"]["rx_dropped"]),
+        n(&p["interface"]["tx_dropped"]),
     )
 }
 
 /// Checks one link: the sender's port `from` and the receiver's port `to`. Returns the
 /// frames lost on it (each counted with a reason).
 fn link(name: &str, from: &Value, to: &Value) -> u64 {
-    let (_, sent, _, sender_drops) = port_totals(from);
-    let (received, _, ring_full, receiver_drops) = port_totals(to);
+    let (_, sent, _, _, sender_drops) = port_totals(from);
+    let (received, _, ring_full, receiver_drops, _) = port_totals(to);
     let lost = ring_full + sender_drops + receiver_drops;
     assert_eq!(
         sent,
@@ -139,6 +141,7 @@ fn a_cluster_of_processes_accounts_for_every_packet() {
 
     let sent = n(&replay["sent"]["packets"]);
     assert!(sent > 1000, "replayed {sent} packets");
+    let mut notice_loss = 0;
     let mut lost = link("source -> duplicator", &replay["output"], &dup["input"]);
     let (dup_in, jobs) = stage("duplicator", &dup["duplicator"]["counters"]);
     assert_eq!(
@@ -163,7 +166,7 @@ fn a_cluster_of_processes_accounts_for_every_packet() {
         "duplicator: every copy left on a node port"
     );
 
-    let mut inspected = 0;
+    let (mut taken, mut purged) = (0, 0);
     for (i, w) in workers.iter().enumerate() {
         lost += link(
             &format!("duplicator -> node {i}"),
@@ -185,12 +188,34 @@ fn a_cluster_of_processes_accounts_for_every_packet() {
                 n(&outq[q]["tx_packets"]),
                 "node {i} {role}: forwarded = port tx"
             );
-            inspected += n(&w["node"][role]["inspected"]);
+            taken += received;
+            purged += w["node"][role]["counters"]["dropped"]["purged"]
+                .as_u64()
+                .unwrap_or(0);
         }
         lost += link(
             &format!("node {i} -> dedup"),
             &w["output"],
             &dedup["nodes"][i],
+        );
+        // Completion notices, the other way: every frame dedup sent reached the node.
+        notice_loss += link(
+            &format!("dedup -> node {i} (notices)"),
+            &dedup["nodes"][i],
+            &w["output"],
+        );
+        let (sent_notices, got_notices) = (&dedup["notices"][i], &w["notices"]);
+        if notice_loss == 0 {
+            assert_eq!(
+                n(&sent_notices["notices"]),
+                n(&got_notices["notices"]),
+                "node {i}: notices"
+            );
+        }
+        assert_eq!(
+            n(&got_notices["malformed"]),
+            0,
+            "node {i}: malformed notice frames"
         );
     }
     let (copies_in, unique) = stage("dedup", &dedup["dedup"]["counters"]);
@@ -207,10 +232,13 @@ fn a_cluster_of_processes_accounts_for_every_packet() {
         "dedup: unique = written"
     );
     assert_eq!(
-        inspected,
+        taken,
         2 * sent - lost.min(2 * sent),
-        "forward: every copy that arrived was inspected"
+        "every copy that arrived was taken by an instance"
     );
+    let notices: u64 = (0..2).map(|i| n(&dedup["notices"][i]["notices"])).sum();
+    assert!(notices > 0, "dedup sent completion notices");
+    eprintln!("{notices} completion notices, {purged} duplicates purged before inspection");
 
     // The output is the replayed traffic, each packet once (order across nodes aside).
     let count = |frames: Vec<dataplane::pcap::CapturedFrame>| {

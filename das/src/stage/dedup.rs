@@ -15,8 +15,12 @@ use dataplane::port::{Port, PortStats};
 use dedup::{Dedup, DedupConfig, DedupIo, DedupReport};
 
 use super::StageArgs;
+use super::notices::{self, NoticesSent};
 use super::ports::{NetPort, PortReport, PortSpec};
 use crate::report::count;
+use dataplane::completion::completion_channel;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Options of `das dedup`.
 #[derive(Debug, Args)]
@@ -32,6 +36,11 @@ pub struct DedupArgs {
     /// Send the unique packets (the original frames) out of this port: afpacket:IFACE.
     #[arg(long, value_name = "PORT")]
     to: Option<PortSpec>,
+
+    /// Send the nodes no completion notices (by default a node learns which of its
+    /// duplicates were already delivered by their primary, and purges them).
+    #[arg(long)]
+    no_notices: bool,
 
     /// Dedup window in job ids (a power of two); must exceed the job ids in flight.
     #[arg(long, default_value_t = 1 << 20, value_name = "N")]
@@ -50,6 +59,8 @@ pub struct DedupArgs {
 struct DedupStageReport {
     /// Dedup's counters, UPP/sec and latency.
     dedup: DedupReport,
+    /// Completion notices sent to each node (none with --no-notices).
+    notices: Option<Vec<NoticesSent>>,
     /// The port from each node.
     nodes: Vec<PortReport>,
     /// The output's counters.
@@ -63,7 +74,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     let dedup = Dedup::new(DedupConfig {
         window: args.window,
         upp_interval: Duration::from_millis(args.upp_interval_ms.max(1)),
-        notify: false,
+        notify: !args.no_notices,
         content: None,
     })?;
     let end = args.stage.input_end()?;
@@ -71,7 +82,10 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
         .nodes
         .iter()
         .enumerate()
-        .map(|(i, spec)| NetPort::open(&format!("node{i}"), spec, RxLayout::DasQueues(2), 0, &end))
+        .map(|(i, spec)| {
+            let tx = usize::from(!args.no_notices);
+            NetPort::open(&format!("node{i}"), spec, RxLayout::DasQueues(2), tx, &end)
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut out_net = match &args.to {
         Some(spec) => Some(NetPort::open("output", spec, RxLayout::None, 1, &end)?),
@@ -93,17 +107,44 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
         inputs.push(p.port.take_rx_queue(0)?);
         inputs.push(p.port.take_rx_queue(1)?);
     }
+    let pool = BufPool::default();
+    let mut senders = Vec::new();
+    let mut notice_thread = None;
+    let done = Arc::new(AtomicBool::new(false));
+    if args.no_notices {
+        senders.resize_with(args.nodes.len(), || None);
+    } else {
+        let mut channels = Vec::new();
+        let mut links = Vec::new();
+        for p in &mut node_ports {
+            let (tx, rx) = completion_channel(notices::CHANNEL_CAPACITY);
+            senders.push(Some(tx));
+            channels.push(rx);
+            links.push(p.port.take_tx_queue(0)?);
+        }
+        notice_thread = Some(notices::spawn_sender(
+            channels,
+            links,
+            done.clone(),
+            pool.clone(),
+        )?);
+    }
     let handle = dedup::spawn(
         dedup,
         DedupIo {
             inputs,
             output,
-            notices: (0..args.nodes.len()).map(|_| None).collect(),
+            notices: senders,
         },
-        BufPool::default(),
+        pool,
         args.stage.batch,
     )?;
     let report = handle.join().context("dedup")?;
+    done.store(true, Ordering::Release);
+    let notices = notice_thread
+        .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        .transpose()
+        .context("completion notices")?;
     eprintln!(
         "das dedup: {} copies in, {} unique packets out ({} delivered first by a duplicate)",
         count(report.counters.received),
@@ -116,6 +157,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     };
     let report = DedupStageReport {
         dedup: report,
+        notices,
         nodes: node_ports.iter().map(NetPort::report).collect(),
         output,
         output_port: out_net.as_ref().map(NetPort::report),

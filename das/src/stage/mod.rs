@@ -14,6 +14,7 @@
 
 pub mod dedup;
 pub mod duplicator;
+mod notices;
 mod ports;
 pub mod replay;
 pub mod worker;

@@ -15,12 +15,14 @@ use ids_worker::capacity::NodeCgroup;
 use ids_worker::{NodeConfig, NodeIo, NodeReport, SchedClass, SchedMode, StragglerReport};
 
 use super::StageArgs;
+use super::notices::{self, NoticesReceived};
 use super::ports::{NetPort, PortReport, PortSpec};
 use crate::alerts::{AlertSummary, ClusterAlerts};
 use crate::ids_cmd::MatcherArg;
 use crate::pipeline::FunctionChoice;
 use crate::report::count;
 use crate::spec::{self, FunctionSpec};
+use dataplane::completion::completion_channel;
 
 /// Options of `das worker`.
 #[derive(Debug, Args)]
@@ -75,6 +77,11 @@ pub struct WorkerArgs {
     #[arg(long, value_enum, default_value_t = MatcherArg::Anchor)]
     matcher: MatcherArg,
 
+    /// Take no completion notices from dedup: duplicates whose primary was already
+    /// delivered are inspected anyway (by default they are purged before inspection).
+    #[arg(long)]
+    no_purge: bool,
+
     /// Write this node's alerts (one per job and rule) in Snort's alert_json format.
     #[arg(long, value_name = "FILE")]
     alert_json: Option<PathBuf>,
@@ -88,6 +95,8 @@ pub struct WorkerArgs {
 struct WorkerReport {
     /// The node's counters.
     node: NodeReport,
+    /// Completion notices from dedup (none with --no-purge).
+    notices: Option<NoticesReceived>,
     /// The straggler, if one ran.
     straggler: Option<StragglerReport>,
     /// Alerts, with --nf ids.
@@ -121,14 +130,27 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         .context("--node-capacity")?;
     let end = args.stage.input_end()?;
     let mut input = NetPort::open("input", &args.input, RxLayout::DasQueues(2), 0, &end)?;
-    let mut output = NetPort::open("output", &args.output, RxLayout::None, 2, &end)?;
+    let notice_layout = if args.no_purge {
+        RxLayout::None
+    } else {
+        RxLayout::Notices
+    };
+    let mut output = NetPort::open("output", &args.output, notice_layout, 2, &end)?;
+    let pool = BufPool::default();
+    let (notice_rx, notice_thread) = if args.no_purge {
+        (None, None)
+    } else {
+        let (tx, rx) = completion_channel(notices::CHANNEL_CAPACITY);
+        let thread = notices::spawn_receiver(output.port.take_rx_queue(0)?, tx, pool.clone())?;
+        (Some(rx), Some(thread))
+    };
     let origin_ns = dataplane::clock::monotonic_ns();
     let io = NodeIo {
         primary_rx: vec![input.port.take_rx_queue(0)?],
         duplicate_rx: vec![input.port.take_rx_queue(1)?],
         primary_tx: output.port.take_tx_queue(0)?,
         duplicate_tx: output.port.take_tx_queue(1)?,
-        notices: None,
+        notices: notice_rx,
         health: NodeHealth::new(args.index + 1),
         origin_ns,
         cgroup: cgroup.clone(),
@@ -139,7 +161,6 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         mode: args.sched,
         ..NodeConfig::new(args.index, args.core)
     };
-    let pool = BufPool::default();
     let node = ids_worker::spawn_node(
         config,
         function.make(args.index, true),
@@ -158,6 +179,10 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         .transpose()
         .context("starting the straggler")?;
     let node = node.join().context("node")?;
+    let notices = notice_thread
+        .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        .transpose()
+        .context("completion notices")?;
     let straggler = straggler.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
     for w in node.threads.iter().flat_map(|t| &t.warnings) {
         eprintln!("das: warning: node {}: {w}", node.id);
@@ -181,6 +206,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
     );
     let report = WorkerReport {
         node,
+        notices,
         straggler,
         alerts,
         input: input.report(),

@@ -93,6 +93,8 @@ pub enum RxLayout {
     DasQueues(usize),
     /// One queue taking every das frame, whatever its queue.
     Das,
+    /// One queue taking completion-notice frames (a node's link from dedup).
+    Notices,
 }
 
 impl RxLayout {
@@ -100,7 +102,7 @@ impl RxLayout {
         match self {
             RxLayout::None => 0,
             RxLayout::Fanout(n) | RxLayout::DasQueues(n) => n,
-            RxLayout::Das => 1,
+            RxLayout::Das | RxLayout::Notices => 1,
         }
     }
 
@@ -109,6 +111,7 @@ impl RxLayout {
             RxLayout::None | RxLayout::Fanout(_) => Filter::All,
             RxLayout::DasQueues(_) => Filter::DasQueue(queue as u8),
             RxLayout::Das => Filter::Das,
+            RxLayout::Notices => Filter::Notices,
         }
     }
 }

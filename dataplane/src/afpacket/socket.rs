@@ -109,6 +109,9 @@ pub enum Filter {
     Das,
     /// das frames whose outer destination MAC names queue `QQ` = the value.
     DasQueue(u8),
+    /// Completion-notice frames (EtherType 0x88B5, outer MAC prefix `02:44:41:53`):
+    /// dedup's purge requests to a node.
+    Notices,
 }
 
 impl Filter {
@@ -116,12 +119,22 @@ impl Filter {
     pub(super) fn program(self) -> Option<Vec<Insn>> {
         let ethertype = u32::from(crate::meta::ETHERTYPE_NSH);
         let prefix = u32::from_be_bytes(crate::meta::DAS_MAC_PREFIX);
+        let notices = u32::from(crate::completion::NOTICE_ETHERTYPE);
         match self {
             Filter::All => None,
-            // 0 ldh [12]; 1 jeq NSH else 5; 2 ld [0]; 3 jeq prefix else 5; 4 accept; 5 drop
-            Filter::Das => Some(vec![
+            // 0 ldh [12]; 1 jeq TYPE else 5; 2 ld [0]; 3 jeq prefix else 5; 4 accept; 5 drop
+            Filter::Das | Filter::Notices => Some(vec![
                 insn(LD_H_ABS, 0, 0, 12),
-                insn(JEQ_K, 0, 3, ethertype),
+                insn(
+                    JEQ_K,
+                    0,
+                    3,
+                    if self == Filter::Das {
+                        ethertype
+                    } else {
+                        notices
+                    },
+                ),
                 insn(LD_W_ABS, 0, 0, 0),
                 insn(JEQ_K, 0, 1, prefix),
                 insn(RET_K, 0, 0, ACCEPT),
@@ -144,13 +157,17 @@ impl Filter {
     /// Whether the filter accepts `frame` (the same decision as the kernel's, for tests
     /// and for the frames a socket received before its filter was attached).
     pub fn accepts(self, frame: &[u8]) -> bool {
-        let das = frame.len() >= 14
-            && u16::from_be_bytes([frame[12], frame[13]]) == crate::meta::ETHERTYPE_NSH
-            && frame[..4] == crate::meta::DAS_MAC_PREFIX;
+        let of_type = |ethertype: u16| {
+            frame.len() >= 14
+                && u16::from_be_bytes([frame[12], frame[13]]) == ethertype
+                && frame[..4] == crate::meta::DAS_MAC_PREFIX
+        };
+        let das = of_type(crate::meta::ETHERTYPE_NSH);
         match self {
             Filter::All => true,
             Filter::Das => das,
             Filter::DasQueue(queue) => das && frame[5] == queue,
+            Filter::Notices => of_type(crate::completion::NOTICE_ETHERTYPE),
         }
     }
 }
