@@ -11,6 +11,8 @@ packages=(
     curl
     tshark            # decodes the NSH metadata and generated traffic in tests
     fonts-dejavu-core # the text of das experiment's PNG plots
+    clang             # compiles the AF_XDP port's XDP program (afxdp/bpf) to BPF bytecode
+    iproute2          # ip netns and veth pairs for the AF_XDP tests and benchmark
 )
 
 as_root() {

@@ -31,11 +31,22 @@ pub enum DropReason {
     Purged,
     /// A copy for a node that was down (killed, or its queue's receiver gone).
     NodeDown,
+    /// A frame longer than the port's frames (its MTU) given to a port to send.
+    FrameTooLong,
+    /// Dropped by the kernel before an AF_XDP socket's rx ring for a reason other than
+    /// a full ring or an empty fill ring (`XDP_STATISTICS` rx_dropped).
+    XskRxDropped,
+    /// Dropped by the kernel because an AF_XDP socket's rx ring was full.
+    XskRxRingFull,
+    /// Dropped by the kernel because the UMEM's fill ring had no free frame.
+    XskFillRingEmpty,
+    /// An invalid descriptor on an AF_XDP socket's tx ring, dropped by the kernel.
+    XskTxInvalid,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 11] = [
+    pub const ALL: [DropReason; 16] = [
         DropReason::QueueOverflow,
         DropReason::QueueFull,
         DropReason::Malformed,
@@ -47,6 +58,11 @@ impl DropReason {
         DropReason::TruncatedRecord,
         DropReason::Purged,
         DropReason::NodeDown,
+        DropReason::FrameTooLong,
+        DropReason::XskRxDropped,
+        DropReason::XskRxRingFull,
+        DropReason::XskFillRingEmpty,
+        DropReason::XskTxInvalid,
     ];
 
     /// The reason's name in reports (snake case).
@@ -63,6 +79,11 @@ impl DropReason {
             DropReason::TruncatedRecord => "truncated_record",
             DropReason::Purged => "purged",
             DropReason::NodeDown => "node_down",
+            DropReason::FrameTooLong => "frame_too_long",
+            DropReason::XskRxDropped => "xsk_rx_dropped",
+            DropReason::XskRxRingFull => "xsk_rx_ring_full",
+            DropReason::XskFillRingEmpty => "xsk_fill_ring_empty",
+            DropReason::XskTxInvalid => "xsk_tx_invalid",
         }
     }
 
