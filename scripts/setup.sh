@@ -13,6 +13,7 @@ packages=(
     fonts-dejavu-core # the text of das experiment's PNG plots
     iproute2          # ip: network namespaces and veth pairs (scripts/topology.sh, tests)
     procps            # sysctl: IPv6 off in test namespaces
+    clang             # compiles the AF_XDP port's XDP program (afxdp/bpf) to BPF bytecode
 )
 
 as_root() {

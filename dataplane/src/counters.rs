@@ -36,11 +36,18 @@ pub enum DropReason {
     /// A frame larger than the port can carry (its ring's frame slots, or the link's
     /// MTU).
     Oversize,
+    /// Dropped by the kernel before an AF_XDP socket's rx ring for a reason other than
+    /// a full ring or an empty fill ring (`XDP_STATISTICS` rx_dropped).
+    XskRxDropped,
+    /// Dropped by the kernel because the UMEM's fill ring had no free frame.
+    XskFillRingEmpty,
+    /// An invalid descriptor on an AF_XDP socket's tx ring, dropped by the kernel.
+    XskTxInvalid,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 13] = [
+    pub const ALL: [DropReason; 16] = [
         DropReason::QueueOverflow,
         DropReason::QueueFull,
         DropReason::Malformed,
@@ -54,6 +61,9 @@ impl DropReason {
         DropReason::NodeDown,
         DropReason::RingFull,
         DropReason::Oversize,
+        DropReason::XskRxDropped,
+        DropReason::XskFillRingEmpty,
+        DropReason::XskTxInvalid,
     ];
 
     /// The reason's name in reports (snake case).
@@ -72,6 +82,9 @@ impl DropReason {
             DropReason::NodeDown => "node_down",
             DropReason::RingFull => "ring_full",
             DropReason::Oversize => "oversize",
+            DropReason::XskRxDropped => "xsk_rx_dropped",
+            DropReason::XskFillRingEmpty => "xsk_fill_ring_empty",
+            DropReason::XskTxInvalid => "xsk_tx_invalid",
         }
     }
 
