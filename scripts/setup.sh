@@ -11,6 +11,11 @@ packages=(
     curl
     tshark            # decodes the NSH metadata and generated traffic in tests
     fonts-dejavu-core # the text of das experiment's PNG plots
+    libdpdk-dev       # DPDK 22.11 headers and libraries (its drivers too): the dpdk feature
+    dpdk              # DPDK's runtime tools (dpdk-devbind.py for real NICs)
+    dpdk-dev          # dpdk-testpmd, the reference of scripts/bench-dpdk.sh
+    clang             # bindgen parses the DPDK headers with libclang
+    libclang-dev
 )
 
 as_root() {
