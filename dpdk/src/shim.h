@@ -19,21 +19,6 @@ uint16_t das_eth_tx_burst(uint16_t port_id, uint16_t queue_id, struct rte_mbuf *
 /* rte_pktmbuf_alloc_bulk: n fresh mbufs, or none (returns nonzero) if the pool lacks them. */
 int das_pktmbuf_alloc_bulk(struct rte_mempool *pool, struct rte_mbuf **mbufs, unsigned int n);
 
-/* rte_pktmbuf_alloc: one fresh mbuf, or NULL. */
-struct rte_mbuf *das_pktmbuf_alloc(struct rte_mempool *pool);
-
-/* rte_pktmbuf_free: frees an mbuf and the rest of its chain. */
-void das_pktmbuf_free(struct rte_mbuf *m);
-
-/* rte_pktmbuf_mtod: the first data byte of a segment. */
-void *das_pktmbuf_mtod(struct rte_mbuf *m);
-
-/* rte_pktmbuf_append: grows the packet by len bytes at its end; NULL if no room. */
-char *das_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
-
-/* rte_lcore_id: the calling thread's lcore id (LCORE_ID_ANY outside EAL threads). */
-unsigned int das_lcore_id(void);
-
 /* rte_errno: the calling thread's last DPDK error number. */
 int das_errno(void);
 
