@@ -258,7 +258,7 @@ fn das_frames_are_steered_in_software(eal: &Eal, bufs: &mut BufCache) {
 }
 
 /// net_null takes everything sent and makes 64-byte frames on receive; a device
-/// cannot be opened twice, nor an unknown one at all.
+/// cannot be opened twice, nor an unknown one at all, nor with another port's rules.
 fn null_device_sinks_and_sources(eal: &Eal, bufs: &mut BufCache) {
     let config = port_config("null", "net_null0", 1, 1);
     let mut port = DpdkPort::open(eal, &config, None).unwrap();
@@ -291,14 +291,15 @@ fn null_device_sinks_and_sources(eal: &Eal, bufs: &mut BufCache) {
         }
         other => panic!("expected an unknown device, got {other:?}"),
     }
-    let too_many = port_config("many", "net_ring_missing", 1, 1);
+    // Rules written for port node0 given to a port of another name.
+    let other_port = port_config("other", "net_ring_missing", 1, 1);
     let rules = FlowRules::parse(
         include_str!("../../dpdk-config/flow-rules.toml"),
         "flow-rules.toml",
     )
     .unwrap();
     assert!(matches!(
-        DpdkPort::open(eal, &too_many, Some(&rules)),
+        DpdkPort::open(eal, &other_port, Some(&rules)),
         Err(DpdkError::Config { .. })
     ));
 }
