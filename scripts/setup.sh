@@ -13,7 +13,11 @@ packages=(
     fonts-dejavu-core # the text of das experiment's PNG plots
     iproute2          # ip: network namespaces and veth pairs (scripts/topology.sh, tests)
     procps            # sysctl: IPv6 off in test namespaces
-    clang             # compiles the AF_XDP port's XDP program (afxdp/bpf) to BPF bytecode
+    clang             # compiles the AF_XDP port's XDP program (afxdp/bpf); bindgen's libclang
+    libdpdk-dev       # DPDK 22.11 headers and libraries (its drivers too): the dpdk feature
+    dpdk              # DPDK's runtime tools (dpdk-devbind.py for real NICs)
+    dpdk-dev          # dpdk-testpmd, the reference of scripts/bench-dpdk.sh
+    libclang-dev      # bindgen parses the DPDK headers with libclang
 )
 
 as_root() {

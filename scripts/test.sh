@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up the machine (scripts/setup.sh), then runs every check CI runs: formatting,
 # clippy with warnings as errors, and the whole test suite (unit, property and
-# end-to-end tests). Tests that need a tool setup.sh installs must not skip here.
+# end-to-end tests), then clippy and the tests of the DPDK backend with its feature.
+# Tests that need a tool setup.sh installs must not skip here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,5 +22,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+# The DPDK port backend (das-dpdk) and das dpdk-bench, built with the dpdk feature; its
+# test runs DPDK on virtual devices (--no-huge --no-pci) and needs root.
+step "cargo clippy --features das/dpdk (warnings are errors)"
+cargo clippy -p das-dpdk -p das --all-targets --locked --features das/dpdk -- -D warnings
+
+step "cargo test -p das-dpdk --features dpdk"
+cargo test -p das-dpdk --locked --features dpdk
 
 step "all checks passed"

@@ -2,12 +2,13 @@
 //!
 //! Subcommands: `run` replays traffic through duplicator → IDS nodes → dedup in one
 //! process; `gen` writes generated traffic to a pcap file; `dpdk-config` checks the
-//! DPDK configuration and prints its EAL arguments and flow rules; `replay`,
-//! `duplicator`, `worker` and `dedup` run one stage each as its own process, linked by
-//! network ports.
+//! DPDK configuration and prints its EAL arguments and flow rules; `dpdk-bench`
+//! measures the DPDK port backend; `replay`, `duplicator`, `worker` and `dedup` run one
+//! stage each as its own process, linked by network ports.
 
 mod alerts;
 mod bench_cmd;
+mod dpdk_bench_cmd;
 mod dpdk_cmd;
 mod experiment;
 mod gen_cmd;
@@ -45,6 +46,9 @@ enum Command {
     /// Check the DPDK configuration (EAL, ports, flow rules) and print the EAL arguments
     /// and the steering rules in dpdk-testpmd syntax.
     DpdkConfig(dpdk_cmd::DpdkConfigArgs),
+    /// Forward frames between two DPDK net_null ports through the DPDK port backend
+    /// and print Mpps per core (needs a das built with the `dpdk` feature).
+    DpdkBench(dpdk_bench_cmd::DpdkBenchArgs),
     /// Measure a node's scheduling (duplicates' cost to primaries, wake-up latency) and
     /// the independence of nodes under a straggler.
     Bench(bench_cmd::BenchArgs),
@@ -73,6 +77,7 @@ fn main() -> std::process::ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::Gen(args) => gen_cmd::run(args),
         Command::DpdkConfig(args) => dpdk_cmd::run(args),
+        Command::DpdkBench(args) => dpdk_bench_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Ids(args) => ids_cmd::run(args),
         Command::Experiment(args) => experiment::run(args),
