@@ -13,6 +13,8 @@
 #   --scheme S      single, clone, clone-prio or das (default das)
 #   --nf F          the nodes' network function: ids, forward or spin:COST (default ids)
 #   --sched M       inline or os (default inline)
+#   --ports KIND    afpacket or afxdp: the backend of every stage's ports (default
+#                   afpacket; completion notices always use an AF_PACKET socket)
 #   --das PATH      the das binary (default: build it with cargo --release)
 #   REPLAY-OPTIONS  passed to `das replay` (default: --pace 50000pps: generated traffic)
 #
@@ -26,6 +28,7 @@ nodes=2
 scheme=das
 nf=ids
 sched=inline
+ports=afpacket
 das=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
         --scheme) scheme="${2:?}"; shift 2 ;;
         --nf) nf="${2:?}"; shift 2 ;;
         --sched) sched="${2:?}"; shift 2 ;;
+        --ports) ports="${2:?}"; shift 2 ;;
         --das) das="${2:?}"; shift 2 ;;
         --) shift; break ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -42,6 +46,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 replay_args=("$@")
+case "$ports" in
+    afpacket|afxdp) ;;
+    *) echo "cluster.sh: --ports must be afpacket or afxdp" >&2; exit 2 ;;
+esac
 [ ${#replay_args[@]} -gt 0 ] || replay_args=(--pace 50000pps)
 if [ "$(id -u)" -ne 0 ]; then
     echo "cluster.sh: needs root (network namespaces, AF_PACKET sockets)" >&2
@@ -72,18 +80,18 @@ start() { # NAME NAMESPACE ARGS...
 dedup_ports=()
 dup_ports=()
 for ((i = 0; i < nodes; i++)); do
-    dedup_ports+=(--node "afpacket:ids$i")
-    dup_ports+=(--node "afpacket:ids$i")
+    dedup_ports+=(--node "$ports:ids$i")
+    dup_ports+=(--node "$ports:ids$i")
 done
 start dedup "${prefix}dedup" dedup "${dedup_ports[@]}" --out "$out/unique.pcap"
 for ((i = 0; i < nodes; i++)); do
-    start "worker$i" "${prefix}ids$i" worker --index "$i" --in afpacket:dup --out afpacket:dedup --nf "$nf" --sched "$sched"
+    start "worker$i" "${prefix}ids$i" worker --index "$i" --in "$ports:dup" --out "$ports:dedup" --nf "$nf" --sched "$sched"
 done
-start duplicator "${prefix}dup" duplicator --in afpacket:in "${dup_ports[@]}" --scheme "$scheme"
+start duplicator "${prefix}dup" duplicator --in "$ports:in" "${dup_ports[@]}" --scheme "$scheme"
 # Every receiver is listening once its sockets exist; give them a moment to open.
 sleep 0.5
 status=0
-ip netns exec "${prefix}src" "$das" replay --to afpacket:out "${replay_args[@]}" \
+ip netns exec "${prefix}src" "$das" replay --to "$ports:out" "${replay_args[@]}" \
     --report "$out/replay.json" 2>"$out/replay.log" || status=1
 for k in "${!pids[@]}"; do
     if ! wait "${pids[$k]}"; then

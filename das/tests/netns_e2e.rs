@@ -49,7 +49,7 @@ fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
-/// A port's totals: (rx, tx, ring_full drops on receive, interface drops on receive,
+/// A port's totals: (rx, tx, drops by the port (ring full, ...), interface drops on receive,
 /// interface drops on transmit).
 fn port_totals(p: &Value) -> (u64, u64, u64, u64, u64) {
     let queues = p["port"]["queues"].as_array().unwrap();
@@ -57,7 +57,7 @@ fn port_totals(p: &Value) -> (u64, u64, u64, u64, u64) {
     (
         sum(&|q| n(&q["rx_packets"])),
         sum(&|q| n(&q["tx_packets"])),
-        sum(&|q| q["dropped"]["ring_full"].as_u64().unwrap_or(0)),
+        sum(&|q| q["dropped"].as_object().unwrap().values().map(n).sum()),
         n(&p["interface"]["rx_dropped"]),
         n(&p["interface"]["tx_dropped"]),
     )
@@ -89,12 +89,21 @@ fn stage(name: &str, c: &Value) -> (u64, u64) {
 }
 
 #[test]
-fn a_cluster_of_processes_accounts_for_every_packet() {
+fn a_cluster_over_af_packet_accounts_for_every_packet() {
+    cluster_accounts_for_every_packet("afpacket");
+}
+
+#[test]
+fn a_cluster_over_af_xdp_accounts_for_every_packet() {
+    cluster_accounts_for_every_packet("afxdp");
+}
+
+fn cluster_accounts_for_every_packet(ports: &str) {
     if !privileged() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let prefix = format!("dn{}-", std::process::id() % 100_000);
+    let prefix = format!("dn{}{}-", &ports[2..4], std::process::id() % 100_000);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = Command::new("bash")
         .current_dir(&root)
@@ -104,6 +113,8 @@ fn a_cluster_of_processes_accounts_for_every_packet() {
             &prefix,
             "--nf",
             "forward",
+            "--ports",
+            ports,
             "--das",
             DAS,
             "--out",
@@ -202,7 +213,7 @@ fn a_cluster_of_processes_accounts_for_every_packet() {
         notice_loss += link(
             &format!("dedup -> node {i} (notices)"),
             &dedup["nodes"][i],
-            &w["output"],
+            &w["notice_port"],
         );
         let (sent_notices, got_notices) = (&dedup["notices"][i], &w["notices"]);
         if notice_loss == 0 {
@@ -238,7 +249,9 @@ fn a_cluster_of_processes_accounts_for_every_packet() {
     );
     let notices: u64 = (0..2).map(|i| n(&dedup["notices"][i]["notices"])).sum();
     assert!(notices > 0, "dedup sent completion notices");
-    eprintln!("{notices} completion notices, {purged} duplicates purged before inspection");
+    eprintln!(
+        "{ports}: {notices} completion notices, {purged} duplicates purged before inspection"
+    );
 
     // The output is the replayed traffic, each packet once (order across nodes aside).
     let count = |frames: Vec<dataplane::pcap::CapturedFrame>| {

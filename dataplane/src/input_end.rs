@@ -11,7 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::batch::Batch;
+use crate::buf::BufCache;
 use crate::clock::monotonic_ns;
+use crate::doorbell::Doorbell;
+use crate::port::{PortError, QueueCounters, RxOutcome, RxQueue};
 
 /// The end-of-input decision shared by the receive queues of one process. Clones share
 /// the state.
@@ -86,6 +90,45 @@ impl InputEnd {
     }
 }
 
+/// A receive queue whose input ends as an [`InputEnd`] decides, for backends whose
+/// queues never report an end of their own (a network link never closes).
+pub struct EndingRxQueue {
+    inner: Box<dyn RxQueue>,
+    end: InputEnd,
+}
+
+impl EndingRxQueue {
+    /// `inner`, ending when `end` says so.
+    pub fn new(inner: Box<dyn RxQueue>, end: InputEnd) -> Self {
+        EndingRxQueue { inner, end }
+    }
+}
+
+impl RxQueue for EndingRxQueue {
+    fn rx_burst(&mut self, batch: &mut Batch, bufs: &mut BufCache) -> Result<RxOutcome, PortError> {
+        Ok(match self.inner.rx_burst(batch, bufs)? {
+            RxOutcome::Received(n) => {
+                self.end.received();
+                RxOutcome::Received(n)
+            }
+            RxOutcome::Idle if self.end.ended() => RxOutcome::Ended,
+            other => other,
+        })
+    }
+
+    fn set_doorbell(&mut self, bell: Arc<Doorbell>) {
+        self.inner.set_doorbell(bell);
+    }
+
+    fn depth(&self) -> Option<usize> {
+        self.inner.depth()
+    }
+
+    fn counters(&self) -> Arc<QueueCounters> {
+        self.inner.counters()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +144,36 @@ mod tests {
         assert!(end.ended());
         end.received();
         assert!(!end.ended(), "new traffic reopens the input");
+    }
+
+    #[test]
+    fn a_wrapped_queue_ends_after_its_traffic_goes_quiet() {
+        use crate::ring::{Overflow, RingPort, RingQueueConfig};
+        use crate::{BufPool, PacketBuf, Port};
+        let mut link =
+            RingPort::new("link", &[RingQueueConfig::new(8, Overflow::Backpressure)]).unwrap();
+        let mut tx = link.take_tx_queue(0).unwrap();
+        let end = InputEnd::after_idle(Duration::from_millis(20));
+        let mut rx = EndingRxQueue::new(link.take_rx_queue(0).unwrap(), end);
+        let pool = BufPool::default();
+        let mut bufs = pool.cache();
+        let mut batch = Batch::with_capacity(4).unwrap();
+        assert_eq!(rx.rx_burst(&mut batch, &mut bufs).unwrap(), RxOutcome::Idle);
+        let mut one = Batch::with_capacity(1).unwrap();
+        one.push(PacketBuf::from_frame(&[1; 60]).unwrap()).unwrap();
+        tx.tx_burst(&mut one, &mut bufs).unwrap();
+        assert_eq!(
+            rx.rx_burst(&mut batch, &mut bufs).unwrap(),
+            RxOutcome::Received(1)
+        );
+        assert_eq!(rx.rx_burst(&mut batch, &mut bufs).unwrap(), RxOutcome::Idle);
+        std::thread::sleep(Duration::from_millis(30));
+        // The sender is still there: only the idle time ends the input.
+        assert_eq!(
+            rx.rx_burst(&mut batch, &mut bufs).unwrap(),
+            RxOutcome::Ended
+        );
+        drop(tx);
     }
 
     #[test]

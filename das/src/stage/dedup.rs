@@ -99,13 +99,13 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
         None => Box::new(NullPort::new("output", 1)),
     };
     let output = match &mut out_net {
-        Some(net) => net.port.take_tx_queue(0)?,
+        Some(net) => net.tx(0)?,
         None => out_file.take_tx_queue(0)?,
     };
     let mut inputs = Vec::new();
     for p in &mut node_ports {
-        inputs.push(p.port.take_rx_queue(0)?);
-        inputs.push(p.port.take_rx_queue(1)?);
+        inputs.push(p.rx(0)?);
+        inputs.push(p.rx(1)?);
     }
     let pool = BufPool::default();
     let mut senders = Vec::new();
@@ -120,7 +120,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
             let (tx, rx) = completion_channel(notices::CHANNEL_CAPACITY);
             senders.push(Some(tx));
             channels.push(rx);
-            links.push(p.port.take_tx_queue(0)?);
+            links.push(p.tx(0)?);
         }
         notice_thread = Some(notices::spawn_sender(
             channels,
@@ -152,7 +152,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
         count(report.first_from_duplicate)
     );
     let output = match &out_net {
-        Some(net) => net.port.stats(),
+        Some(net) => net.stats(),
         None => out_file.stats(),
     };
     let report = DedupStageReport {

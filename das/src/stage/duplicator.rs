@@ -7,7 +7,6 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use dataplane::BufPool;
 use dataplane::afpacket::RxLayout;
-use dataplane::port::Port;
 use duplicator::{Duplicator, DuplicatorConfig, DuplicatorReport, GuardConfig, NodeOutput, Scheme};
 
 use super::StageArgs;
@@ -75,8 +74,8 @@ pub fn run(args: DuplicatorArgs) -> Result<ExitCode> {
         .iter_mut()
         .map(|p| {
             Ok(NodeOutput {
-                primary: p.port.take_tx_queue(0)?,
-                duplicate: p.port.take_tx_queue(1)?,
+                primary: p.tx(0)?,
+                duplicate: p.tx(1)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -89,12 +88,7 @@ pub fn run(args: DuplicatorArgs) -> Result<ExitCode> {
         outputs,
     )?;
     let pool = BufPool::default();
-    let handle = duplicator::spawn(
-        duplicator,
-        input.port.take_rx_queue(0)?,
-        pool,
-        args.stage.batch,
-    )?;
+    let handle = duplicator::spawn(duplicator, input.rx(0)?, pool, args.stage.batch)?;
     let report = handle.join().context("duplicator")?;
     eprintln!(
         "das duplicator: {} packets in, {} primaries and {} duplicates out to {} nodes",

@@ -2,33 +2,50 @@
 
 use std::str::FromStr;
 
-use anyhow::{Context, Result};
+use afxdp::{AfXdpConfig, AfXdpPort};
+use anyhow::{Context, Result, bail};
 use dataplane::afpacket::{AfPacketConfig, AfPacketPort, RxLayout};
-use dataplane::input_end::InputEnd;
-use dataplane::port::PortStats;
+use dataplane::input_end::{EndingRxQueue, InputEnd};
+use dataplane::port::{Port, PortStats, RxQueue, TxQueue};
 
 /// A network port as the command line names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortSpec {
     /// `afpacket:IFACE`: AF_PACKET sockets on a Linux interface.
     AfPacket(String),
+    /// `afxdp:IFACE`: AF_XDP sockets on a Linux interface, steered by an XDP program.
+    AfXdp(String),
+}
+
+impl PortSpec {
+    /// The interface the port is on.
+    pub fn interface(&self) -> &str {
+        match self {
+            PortSpec::AfPacket(iface) | PortSpec::AfXdp(iface) => iface,
+        }
+    }
 }
 
 impl FromStr for PortSpec {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        match text.split_once(':') {
-            Some(("afpacket", iface)) if valid_interface(iface) => {
-                Ok(PortSpec::AfPacket(iface.to_string()))
+        let make = match text.split_once(':') {
+            Some(("afpacket", _)) => PortSpec::AfPacket,
+            Some(("afxdp", _)) => PortSpec::AfXdp,
+            _ => {
+                return Err(format!(
+                    "{text:?}: expected afpacket:IFACE or afxdp:IFACE (e.g. afpacket:veth0)"
+                ));
             }
-            Some(("afpacket", iface)) => Err(format!(
+        };
+        let iface = text.split_once(':').map_or("", |(_, i)| i);
+        if !valid_interface(iface) {
+            return Err(format!(
                 "{iface:?} is not an interface name (1 to 15 characters, no '/', ':' or spaces)"
-            )),
-            _ => Err(format!(
-                "{text:?}: expected afpacket:IFACE (e.g. afpacket:veth0)"
-            )),
+            ));
         }
+        Ok(make(iface.to_string()))
     }
 }
 
@@ -36,6 +53,7 @@ impl std::fmt::Display for PortSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PortSpec::AfPacket(iface) => write!(f, "afpacket:{iface}"),
+            PortSpec::AfXdp(iface) => write!(f, "afxdp:{iface}"),
         }
     }
 }
@@ -48,9 +66,9 @@ fn valid_interface(name: &str) -> bool {
 
 /// An open network port and the kernel's counters of its interface when it opened.
 pub struct NetPort {
-    /// The port.
-    pub port: AfPacketPort,
+    port: Box<dyn Port>,
     spec: PortSpec,
+    end: InputEnd,
     interface_at_open: InterfaceStats,
 }
 
@@ -64,29 +82,70 @@ impl NetPort {
         tx: usize,
         end: &InputEnd,
     ) -> Result<Self> {
-        let PortSpec::AfPacket(iface) = spec;
-        let config = AfPacketConfig {
-            end: end.clone(),
-            ..AfPacketConfig::new(iface, rx, tx)
+        let port: Box<dyn Port> = match spec {
+            PortSpec::AfPacket(iface) => {
+                let config = AfPacketConfig {
+                    end: end.clone(),
+                    ..AfPacketConfig::new(iface, rx, tx)
+                };
+                Box::new(
+                    AfPacketPort::open(name, &config)
+                        .with_context(|| format!("cannot open {spec}"))?,
+                )
+            }
+            PortSpec::AfXdp(iface) => {
+                // One socket per logical queue, each receiving and sending.
+                let (queues, steering) = match rx {
+                    RxLayout::None => (tx.max(1), tx > 1),
+                    RxLayout::Fanout(1) | RxLayout::Das => (1, false),
+                    RxLayout::DasQueues(n) => (n.max(tx), true),
+                    RxLayout::Fanout(_) | RxLayout::Notices => {
+                        bail!("{spec}: {rx:?} receive queues are not available on AF_XDP")
+                    }
+                };
+                let config = AfXdpConfig {
+                    logical_queues: queues as u32,
+                    steering,
+                    ..AfXdpConfig::new(iface)
+                };
+                Box::new(AfXdpPort::open(config).with_context(|| format!("cannot open {spec}"))?)
+            }
         };
-        let port =
-            AfPacketPort::open(name, &config).with_context(|| format!("cannot open {spec}"))?;
         Ok(NetPort {
             port,
             spec: spec.clone(),
-            interface_at_open: InterfaceStats::read(iface),
+            end: end.clone(),
+            interface_at_open: InterfaceStats::read(spec.interface()),
         })
+    }
+
+    /// Takes receive queue `q`, ending as the process's end-of-input decides.
+    pub fn rx(&mut self, q: usize) -> Result<Box<dyn RxQueue>> {
+        let queue = self.port.take_rx_queue(q)?;
+        Ok(match self.spec {
+            // AF_PACKET queues carry the decision themselves.
+            PortSpec::AfPacket(_) => queue,
+            PortSpec::AfXdp(_) => Box::new(EndingRxQueue::new(queue, self.end.clone())),
+        })
+    }
+
+    /// Takes transmit queue `q`.
+    pub fn tx(&mut self, q: usize) -> Result<Box<dyn TxQueue>> {
+        Ok(self.port.take_tx_queue(q)?)
     }
 
     /// The port's counters and what the interface counted since the port opened.
     pub fn report(&self) -> PortReport {
-        use dataplane::port::Port;
-        let PortSpec::AfPacket(iface) = &self.spec;
         PortReport {
             spec: self.spec.to_string(),
             port: self.port.stats(),
-            interface: InterfaceStats::read(iface).since(&self.interface_at_open),
+            interface: InterfaceStats::read(self.spec.interface()).since(&self.interface_at_open),
         }
+    }
+
+    /// The port's counters.
+    pub fn stats(&self) -> PortStats {
+        self.port.stats()
     }
 }
 
@@ -163,7 +222,11 @@ mod tests {
             "veth0"
                 .parse::<PortSpec>()
                 .unwrap_err()
-                .contains("expected afpacket:IFACE")
+                .contains("expected afpacket:IFACE or afxdp:IFACE")
+        );
+        assert_eq!(
+            "afxdp:ids0".parse::<PortSpec>(),
+            Ok(PortSpec::AfXdp("ids0".into()))
         );
         assert_eq!(PortSpec::AfPacket("in".into()).to_string(), "afpacket:in");
     }

@@ -98,7 +98,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     };
     let mut out = NetPort::open("output", &args.to, RxLayout::None, 1, &end)?;
     let mut rx = source.take_rx_queue(0)?;
-    let mut tx = out.port.take_tx_queue(0)?;
+    let mut tx = out.tx(0)?;
     let pool = BufPool::default();
     let started = std::time::Instant::now();
     let sent = forward(rx.as_mut(), tx.as_mut(), &pool, args.stage.batch)

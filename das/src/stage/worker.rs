@@ -10,7 +10,6 @@ use clap::Args;
 use dataplane::BufPool;
 use dataplane::afpacket::RxLayout;
 use dataplane::health::NodeHealth;
-use dataplane::port::Port;
 use ids_worker::capacity::NodeCgroup;
 use ids_worker::{NodeConfig, NodeIo, NodeReport, SchedClass, SchedMode, StragglerReport};
 
@@ -105,6 +104,8 @@ struct WorkerReport {
     input: PortReport,
     /// The port to dedup.
     output: PortReport,
+    /// The port completion notices came in on (none with --no-purge).
+    notice_port: Option<PortReport>,
 }
 
 /// Runs `das worker`.
@@ -130,26 +131,25 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         .context("--node-capacity")?;
     let end = args.stage.input_end()?;
     let mut input = NetPort::open("input", &args.input, RxLayout::DasQueues(2), 0, &end)?;
-    let notice_layout = if args.no_purge {
-        RxLayout::None
-    } else {
-        RxLayout::Notices
-    };
-    let mut output = NetPort::open("output", &args.output, notice_layout, 2, &end)?;
+    let mut output = NetPort::open("output", &args.output, RxLayout::None, 2, &end)?;
     let pool = BufPool::default();
-    let (notice_rx, notice_thread) = if args.no_purge {
-        (None, None)
+    // Notices come on the output's interface, on an AF_PACKET socket of their own
+    // (whatever the output's backend: an XDP program passes them to the kernel).
+    let (notice_port, notice_rx, notice_thread) = if args.no_purge {
+        (None, None, None)
     } else {
+        let spec = PortSpec::AfPacket(args.output.interface().to_string());
+        let mut port = NetPort::open("notices", &spec, RxLayout::Notices, 0, &end)?;
         let (tx, rx) = completion_channel(notices::CHANNEL_CAPACITY);
-        let thread = notices::spawn_receiver(output.port.take_rx_queue(0)?, tx, pool.clone())?;
-        (Some(rx), Some(thread))
+        let thread = notices::spawn_receiver(port.rx(0)?, tx, pool.clone())?;
+        (Some(port), Some(rx), Some(thread))
     };
     let origin_ns = dataplane::clock::monotonic_ns();
     let io = NodeIo {
-        primary_rx: vec![input.port.take_rx_queue(0)?],
-        duplicate_rx: vec![input.port.take_rx_queue(1)?],
-        primary_tx: output.port.take_tx_queue(0)?,
-        duplicate_tx: output.port.take_tx_queue(1)?,
+        primary_rx: vec![input.rx(0)?],
+        duplicate_rx: vec![input.rx(1)?],
+        primary_tx: output.tx(0)?,
+        duplicate_tx: output.tx(1)?,
         notices: notice_rx,
         health: NodeHealth::new(args.index + 1),
         origin_ns,
@@ -211,6 +211,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         alerts,
         input: input.report(),
         output: output.report(),
+        notice_port: notice_port.as_ref().map(NetPort::report),
     };
     args.stage.write_report("worker", &report)?;
     Ok(ExitCode::SUCCESS)
