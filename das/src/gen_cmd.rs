@@ -6,10 +6,44 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 use dataplane::memory::TimedFrame;
-use dataplane::pcap::PcapWriter;
+use dataplane::pcap::{Pace, PcapWriter, ReplayConfig};
 use traffic_gen::{GenConfig, Generator, SizeMix};
 
 use crate::report::count;
+
+/// A capture to replay instead of generated traffic (`das run`, `das replay`).
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// Replay this capture (pcap or pcapng, Ethernet) instead of generated traffic.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
+    /// Replay the capture this many times.
+    #[arg(long, default_value_t = 1, value_name = "K", requires = "pcap")]
+    loops: u64,
+
+    /// Give each loop its own addresses (byte 1 of every IP address XORed with the loop
+    /// number, checksums kept right), so looped traffic holds distinct flows.
+    #[arg(long, requires = "pcap")]
+    distinct_loops: bool,
+}
+
+impl CaptureArgs {
+    /// The capture and how to replay it at `pace`, if one was named.
+    pub fn replay(&self, pace: Pace) -> Result<Option<(PathBuf, ReplayConfig)>> {
+        if self.loops == 0 {
+            anyhow::bail!("--loops must be at least 1");
+        }
+        pace.validate().context("--pace")?;
+        Ok(self.pcap.clone().map(|path| {
+            let config = ReplayConfig::default()
+                .with_pace(pace)
+                .with_loops(self.loops)
+                .with_distinct_loops(self.distinct_loops);
+            (path, config)
+        }))
+    }
+}
 
 /// What to generate.
 #[derive(Debug, Args)]

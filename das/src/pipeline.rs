@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::alerts::{AlertSink, InstanceId, LoadedRules, RuleSource, SinkingIds, load_rules};
+use crate::ids_cmd::MatcherArg;
 use crate::spec::FunctionSpec;
 use anyhow::{Context, Result, bail};
 use dataplane::completion::{CompletionCounters, completion_channel};
@@ -21,7 +22,6 @@ use dataplane::{BufPool, buf::PoolStats};
 use dedup::{ContentConfig, Dedup, DedupConfig, DedupIo, DedupReport};
 use duplicator::{Duplicator, DuplicatorConfig, DuplicatorReport, GuardConfig, NodeOutput, Scheme};
 use ids_worker::capacity::NodeCgroup;
-use ids_worker::engine::Backend;
 use ids_worker::engine::Detector;
 use ids_worker::{
     DuplicatePolicy, Forwarder, NetworkFunction, NodeConfig, NodeFaults, NodeIo, NodeReport,
@@ -99,25 +99,38 @@ pub enum FunctionChoice {
     Ids(Arc<Detector>, AlertSink),
 }
 
-impl FunctionChoice {
-    /// The function `spec` names; for the IDS engine, loads `rules` (the built-in rules
-    /// when empty) for `backend` and also returns them with the sink the instances'
-    /// alerts go to.
-    pub fn from_spec(
-        spec: FunctionSpec,
-        rules: &[PathBuf],
-        backend: Backend,
-    ) -> Result<(Self, Option<(LoadedRules, AlertSink)>)> {
-        Ok(match spec {
+/// The nodes' network function as `das run` and `das worker` take it.
+#[derive(Debug, clap::Args)]
+pub struct FunctionArgs {
+    /// The nodes' network function: ids (the IDS engine with --rules), forward (no
+    /// cost) or spin:COST (a fixed CPU cost per packet, e.g. spin:2us).
+    #[arg(long, default_value = "ids", value_name = "FUNCTION", value_parser = crate::spec::function)]
+    pub nf: FunctionSpec,
+
+    /// Rule files for --nf ids (Snort 3 or 2.9 syntax; `.lua` files give event
+    /// filters). Default: the project's own rules (rules/das.rules, built in).
+    #[arg(long = "rules", value_name = "FILE", num_args = 1..)]
+    pub rules: Vec<PathBuf>,
+
+    /// The IDS prefilter's pattern matcher.
+    #[arg(long, value_enum, default_value_t = MatcherArg::Anchor)]
+    pub matcher: MatcherArg,
+}
+
+impl FunctionArgs {
+    /// The function; for the IDS engine, loads the rules (the built-in ones when none
+    /// are named) and also returns them with the sink the instances' alerts go to.
+    pub fn load(&self) -> Result<(FunctionChoice, Option<(LoadedRules, AlertSink)>)> {
+        Ok(match self.nf {
             FunctionSpec::Forward => (FunctionChoice::Forward, None),
             FunctionSpec::Spin(cost) => (FunctionChoice::Spin(cost), None),
             FunctionSpec::Ids => {
-                let source = if rules.is_empty() {
+                let source = if self.rules.is_empty() {
                     RuleSource::Embedded
                 } else {
-                    RuleSource::Files(rules.to_vec())
+                    RuleSource::Files(self.rules.clone())
                 };
-                let loaded = load_rules(&source, backend)?;
+                let loaded = load_rules(&source, self.matcher.backend())?;
                 let sink = AlertSink::default();
                 (
                     FunctionChoice::Ids(loaded.detector.clone(), sink.clone()),
@@ -126,7 +139,9 @@ impl FunctionChoice {
             }
         })
     }
+}
 
+impl FunctionChoice {
     /// The network function of node `node`'s primary or secondary instance.
     pub fn make(&self, node: usize, primary: bool) -> Box<dyn NetworkFunction> {
         match self {

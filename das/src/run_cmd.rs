@@ -6,15 +6,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use dataplane::pcap::{Pace, ReplayConfig};
+use dataplane::pcap::Pace;
 use dataplane::ring::Overflow;
 use duplicator::Scheme;
 use ids_worker::{DuplicatePolicy, NodeFaults, RunWindow, SchedMode, Straggler};
 
 use crate::alerts::ClusterAlerts;
-use crate::gen_cmd::TrafficArgs;
-use crate::ids_cmd::MatcherArg;
-use crate::pipeline::{self, FunctionChoice, PipelineConfig, Source};
+use crate::gen_cmd::{CaptureArgs, TrafficArgs};
+use crate::pipeline::{self, FunctionArgs, PipelineConfig, Source};
 use crate::report;
 use crate::spec;
 use crate::spec::FunctionSpec;
@@ -28,18 +27,8 @@ each node inspected and dropped, unique packets out, drops by reason, UPP/sec, l
 and an accounting line that checks received = forwarded + dropped at every stage. The \
 exit status is 0 when every check holds, 1 when one fails, 2 on an error.")]
 pub struct RunArgs {
-    /// Replay this capture (pcap or pcapng, Ethernet) instead of generated traffic.
-    #[arg(long, value_name = "FILE")]
-    pcap: Option<PathBuf>,
-
-    /// Replay the capture this many times.
-    #[arg(long, default_value_t = 1, value_name = "K", requires = "pcap")]
-    loops: u64,
-
-    /// Give each loop its own addresses (byte 1 of every IP address XORed with the loop
-    /// number, checksums kept right), so looped traffic holds distinct flows.
-    #[arg(long, requires = "pcap")]
-    distinct_loops: bool,
+    #[command(flatten)]
+    capture: CaptureArgs,
 
     /// Replay pace: max (as fast as the pipeline takes), <N>pps, <N>mbps (megabits of
     /// frame bytes per second), capture (the capture's own timing) or capture*<SPEED>.
@@ -121,19 +110,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = ids_worker::node::DEFAULT_DUPLICATE_BATCH, value_name = "N")]
     dup_batch: usize,
 
-    /// The nodes' network function: ids (the IDS engine with --rules), forward (no
-    /// cost) or spin:COST (a fixed CPU cost per packet, e.g. spin:2us).
-    #[arg(long, default_value = "ids", value_name = "FUNCTION", value_parser = spec::function)]
-    nf: FunctionSpec,
-
-    /// Rule files for --nf ids (Snort 3 or 2.9 syntax; `.lua` files give event
-    /// filters). Default: the project's own rules (rules/das.rules, built in).
-    #[arg(long = "rules", value_name = "FILE", num_args = 1..)]
-    rules: Vec<PathBuf>,
-
-    /// The IDS prefilter's pattern matcher.
-    #[arg(long, value_enum, default_value_t = MatcherArg::Anchor)]
-    matcher: MatcherArg,
+    #[command(flatten)]
+    function: FunctionArgs,
 
     /// Write the cluster's alerts (one per job and rule) in Snort's alert_fast format.
     #[arg(long, value_name = "FILE")]
@@ -209,20 +187,8 @@ pub struct RunArgs {
 
 /// Runs `das run`.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    if args.loops == 0 {
-        bail!("--loops must be at least 1");
-    }
-    let source = match &args.pcap {
-        Some(path) => {
-            args.pace.validate().context("--pace")?;
-            Source::Pcap {
-                path: path.clone(),
-                replay: ReplayConfig::default()
-                    .with_pace(args.pace)
-                    .with_loops(args.loops)
-                    .with_distinct_loops(args.distinct_loops),
-            }
-        }
+    let source = match args.capture.replay(args.pace)? {
+        Some((path, replay)) => Source::Pcap { path, replay },
         None => {
             let (description, frames) = args.traffic.frames()?;
             Source::Frames {
@@ -250,12 +216,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     for &(node, at) in &args.kill {
         faults[node].kill_at = Some(at);
     }
-    if args.nf != FunctionSpec::Ids
-        && (!args.rules.is_empty() || args.alert_fast.is_some() || args.alert_json.is_some())
+    if args.function.nf != FunctionSpec::Ids
+        && (!args.function.rules.is_empty()
+            || args.alert_fast.is_some()
+            || args.alert_json.is_some())
     {
         bail!("--rules, --alert-fast and --alert-json need --nf ids");
     }
-    let (function, ids) = FunctionChoice::from_spec(args.nf, &args.rules, args.matcher.backend())?;
+    let (function, ids) = args.function.load()?;
     let config = PipelineConfig {
         source,
         nodes: args.nodes,

@@ -1,22 +1,21 @@
 //! `das replay`: the traffic source as a process, sending a capture or generated
 //! traffic out of a network port.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use dataplane::BufPool;
 use dataplane::afpacket::RxLayout;
 use dataplane::forward::{ForwardReport, forward};
 use dataplane::memory::{FramesPort, FramesReplay, TimedFrame};
-use dataplane::pcap::{Pace, PcapPort, ReplayConfig};
+use dataplane::pcap::{Pace, PcapPort};
 use dataplane::port::{Port, PortStats};
 
 use super::StageArgs;
 use super::ports::{NetPort, PortReport, PortSpec};
-use crate::gen_cmd::TrafficArgs;
+use crate::gen_cmd::{CaptureArgs, TrafficArgs};
 use crate::report::count;
 
 /// Options of `das replay`.
@@ -26,17 +25,8 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "PORT")]
     to: PortSpec,
 
-    /// Replay this capture (pcap or pcapng, Ethernet) instead of generated traffic.
-    #[arg(long, value_name = "FILE")]
-    pcap: Option<PathBuf>,
-
-    /// Replay the capture this many times.
-    #[arg(long, default_value_t = 1, value_name = "K", requires = "pcap")]
-    loops: u64,
-
-    /// Give each loop its own addresses, so looped traffic holds distinct flows.
-    #[arg(long, requires = "pcap")]
-    distinct_loops: bool,
+    #[command(flatten)]
+    capture: CaptureArgs,
 
     /// Pace: max, <N>pps, <N>mbps, capture or capture*<SPEED>. A veth link takes about
     /// half a million packets per second; faster, and its receiver drops (counted).
@@ -67,18 +57,11 @@ struct ReplayReport {
 
 /// Runs `das replay`.
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
-    if args.loops == 0 {
-        bail!("--loops must be at least 1");
-    }
-    args.pace.validate().context("--pace")?;
+    let capture = args.capture.replay(args.pace)?;
     let end = args.stage.input_end()?;
-    let (mut source, description): (Box<dyn Port>, String) = match &args.pcap {
-        Some(path) => {
-            let replay = ReplayConfig::default()
-                .with_pace(args.pace)
-                .with_loops(args.loops)
-                .with_distinct_loops(args.distinct_loops);
-            let port = PcapPort::open("source", path, replay)
+    let (mut source, description): (Box<dyn Port>, String) = match capture {
+        Some((path, replay)) => {
+            let port = PcapPort::open("source", &path, replay)
                 .with_context(|| format!("cannot replay {}", path.display()))?;
             (Box::new(port), path.display().to_string())
         }

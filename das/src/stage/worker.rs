@@ -17,8 +17,7 @@ use super::StageArgs;
 use super::notices::{self, NoticesReceived};
 use super::ports::{NetPort, PortReport, PortSpec};
 use crate::alerts::{AlertSummary, ClusterAlerts};
-use crate::ids_cmd::MatcherArg;
-use crate::pipeline::FunctionChoice;
+use crate::pipeline::FunctionArgs;
 use crate::report::count;
 use crate::spec::{self, FunctionSpec};
 use dataplane::completion::completion_channel;
@@ -64,17 +63,8 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "SPEC")]
     straggler: Option<String>,
 
-    /// The network function: ids (the IDS engine with --rules), forward or spin:COST.
-    #[arg(long, default_value = "ids", value_name = "FUNCTION", value_parser = spec::function)]
-    nf: FunctionSpec,
-
-    /// Rule files for --nf ids (default: the project's own rules, built in).
-    #[arg(long = "rules", value_name = "FILE", num_args = 1..)]
-    rules: Vec<PathBuf>,
-
-    /// The IDS prefilter's pattern matcher.
-    #[arg(long, value_enum, default_value_t = MatcherArg::Anchor)]
-    matcher: MatcherArg,
+    #[command(flatten)]
+    function: FunctionArgs,
 
     /// Take no completion notices from dedup: duplicates whose primary was already
     /// delivered are inspected anyway (by default they are purged before inspection).
@@ -113,7 +103,9 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
     if args.index > 254 {
         bail!("--index must be at most 254");
     }
-    if args.nf != FunctionSpec::Ids && (!args.rules.is_empty() || args.alert_json.is_some()) {
+    if args.function.nf != FunctionSpec::Ids
+        && (!args.function.rules.is_empty() || args.alert_json.is_some())
+    {
         bail!("--rules and --alert-json need --nf ids");
     }
     let straggler = args
@@ -123,7 +115,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         .transpose()
         .map_err(anyhow::Error::msg)
         .context("--straggler")?;
-    let (function, ids) = FunctionChoice::from_spec(args.nf, &args.rules, args.matcher.backend())?;
+    let (function, ids) = args.function.load()?;
     let cgroup = args
         .node_capacity
         .map(|f| NodeCgroup::create(args.index, f, args.sched == SchedMode::Os).map(Arc::new))
