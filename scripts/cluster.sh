@@ -88,8 +88,18 @@ for ((i = 0; i < nodes; i++)); do
     start "worker$i" "${prefix}ids$i" worker --index "$i" --in "$ports:dup" --out "$ports:dedup" --nf "$nf" --sched "$sched"
 done
 start duplicator "${prefix}dup" duplicator --in "$ports:in" "${dup_ports[@]}" --scheme "$scheme"
-# Every receiver is listening once its sockets exist; give them a moment to open.
-sleep 0.5
+# Traffic starts once every stage has opened its ports ("ready" in its log).
+for name in "${names[@]}"; do
+    for ((t = 0; t < 300; t++)); do
+        grep -q ': ready$' "$out/$name.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    if ! grep -q ': ready$' "$out/$name.log" 2>/dev/null; then
+        echo "cluster.sh: $name did not start (see $out/$name.log):" >&2
+        cat "$out/$name.log" >&2 || true
+        exit 1
+    fi
+done
 status=0
 ip netns exec "${prefix}src" "$das" replay --to "$ports:out" "${replay_args[@]}" \
     --report "$out/replay.json" 2>"$out/replay.log" || status=1

@@ -139,6 +139,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
         pool,
         args.stage.batch,
     )?;
+    args.stage.ready("dedup");
     let report = handle.join().context("dedup")?;
     done.store(true, Ordering::Release);
     let notices = notice_thread

@@ -89,6 +89,7 @@ pub fn run(args: DuplicatorArgs) -> Result<ExitCode> {
     )?;
     let pool = BufPool::default();
     let handle = duplicator::spawn(duplicator, input.rx(0)?, pool, args.stage.batch)?;
+    args.stage.ready("duplicator");
     let report = handle.join().context("duplicator")?;
     eprintln!(
         "das duplicator: {} packets in, {} primaries and {} duplicates out to {} nodes",

@@ -61,6 +61,12 @@ impl StageArgs {
         Ok(end)
     }
 
+    /// Says on stderr that the stage's ports are open and its threads run, so a
+    /// launcher (scripts/cluster.sh) knows when traffic may start.
+    fn ready(&self, stage: &str) {
+        eprintln!("das {stage}: ready");
+    }
+
     /// Writes `report` as JSON to `--report`, if given.
     fn write_report(&self, stage: &str, report: &impl serde::Serialize) -> Result<()> {
         let Some(path) = &self.report else {

@@ -170,6 +170,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         })
         .transpose()
         .context("starting the straggler")?;
+    args.stage.ready("worker");
     let node = node.join().context("node")?;
     let notices = notice_thread
         .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
