@@ -546,10 +546,7 @@ fn straggler_bench(a: StragglerBenchArgs) -> Result<ExitCode> {
             feeder_core,
         )?);
     }
-    let class = match a.mode {
-        SchedMode::Os => SchedClass::Fifo(ids_worker::node::PRIMARY_FIFO_PRIORITY + 1),
-        SchedMode::Inline => SchedClass::Boosted,
-    };
+    let class = a.mode.straggler_class();
     let straggler = Straggler {
         node: 0,
         window,

@@ -25,7 +25,7 @@ use ids_worker::capacity::NodeCgroup;
 use ids_worker::engine::Detector;
 use ids_worker::{
     DuplicatePolicy, Forwarder, NetworkFunction, NodeConfig, NodeFaults, NodeIo, NodeReport,
-    SchedClass, SchedMode, Spin, Straggler, StragglerReport,
+    SchedMode, Spin, Straggler, StragglerReport,
 };
 use std::sync::Arc;
 
@@ -478,10 +478,7 @@ pub fn run(
             &pool,
         )?);
     }
-    let straggler_class = match config.mode {
-        SchedMode::Os => SchedClass::Fifo(ids_worker::node::PRIMARY_FIFO_PRIORITY + 1),
-        SchedMode::Inline => SchedClass::Boosted,
-    };
+    let straggler_class = config.mode.straggler_class();
     let stragglers = config
         .stragglers
         .iter()

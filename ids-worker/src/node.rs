@@ -58,6 +58,16 @@ impl SchedMode {
             SchedMode::Inline => "inline",
         }
     }
+
+    /// The class a straggler on a node of this mode runs in, so that it takes CPU from
+    /// the node's instances: above the primary's SCHED_FIFO priority in `os` mode, boosted
+    /// above the one normal-priority thread in `inline` mode.
+    pub fn straggler_class(self) -> SchedClass {
+        match self {
+            SchedMode::Os => SchedClass::Fifo(PRIMARY_FIFO_PRIORITY + 1),
+            SchedMode::Inline => SchedClass::Boosted,
+        }
+    }
 }
 
 impl std::str::FromStr for SchedMode {

@@ -11,7 +11,7 @@ use dataplane::BufPool;
 use dataplane::afpacket::RxLayout;
 use dataplane::health::NodeHealth;
 use ids_worker::capacity::NodeCgroup;
-use ids_worker::{NodeConfig, NodeIo, NodeReport, SchedClass, SchedMode, StragglerReport};
+use ids_worker::{NodeConfig, NodeIo, NodeReport, SchedMode, StragglerReport};
 
 use super::StageArgs;
 use super::notices::{self, NoticesReceived};
@@ -162,10 +162,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
     )?;
     let straggler = straggler
         .map(|s| {
-            let class = match args.sched {
-                SchedMode::Os => SchedClass::Fifo(ids_worker::node::PRIMARY_FIFO_PRIORITY + 1),
-                SchedMode::Inline => SchedClass::Boosted,
-            };
+            let class = args.sched.straggler_class();
             ids_worker::spawn_straggler(s, args.core, class, cgroup.clone(), origin_ns)
         })
         .transpose()

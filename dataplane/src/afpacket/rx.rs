@@ -138,7 +138,6 @@ pub(super) struct AfPacketRx {
     fd: OwnedFd,
     ring: Ring,
     cursor: Cursor,
-    filter: Filter,
     end: InputEnd,
     counters: Arc<QueueCounters>,
     bursts: u32,
@@ -191,7 +190,6 @@ impl AfPacketRx {
             fd,
             ring: mapped,
             cursor: Cursor::default(),
-            filter,
             end,
             counters,
             bursts: 0,
@@ -273,7 +271,7 @@ impl RxQueue for AfPacketRx {
             if hdr.tp_snaplen < hdr.tp_len {
                 // Larger than the ring's frames: cut by the kernel, never forwarded cut.
                 self.counters.count_drop(DropReason::Oversize, 1);
-            } else if self.filter.accepts(frame) {
+            } else {
                 let mut pkt = bufs.alloc_from(frame).map_err(|e| PortError::Config {
                     port: self.port.clone(),
                     reason: format!("rx queue {}: {e}", self.queue),

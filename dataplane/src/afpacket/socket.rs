@@ -154,8 +154,10 @@ impl Filter {
         }
     }
 
-    /// Whether the filter accepts `frame` (the same decision as the kernel's, for tests
-    /// and for the frames a socket received before its filter was attached).
+    /// Whether the filter accepts `frame`: the decision the kernel makes with the
+    /// socket's BPF program, in plain code (the reference the programs are tested
+    /// against; a socket never sees a frame its filter refused, since the filter is
+    /// attached before the socket is bound).
     pub fn accepts(self, frame: &[u8]) -> bool {
         let of_type = |ethertype: u16| {
             frame.len() >= 14
