@@ -25,7 +25,7 @@ use ids_worker::engine::{
     Alert, Backend, Detector, DetectorConfig, EngineConfig, LoadOptions, RuleLoader, rule_text,
 };
 use ids_worker::{NetworkFunction, Verdict};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The project's own rules (`rules/das.rules`), the nodes' default rule set.
 pub const OWN_RULES: &str = include_str!("../../rules/das.rules");
@@ -97,7 +97,7 @@ pub fn load_rules(source: &RuleSource, backend: Backend) -> Result<LoadedRules> 
 }
 
 /// Which instance raised an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceId {
     /// The node.
     pub node: usize,
@@ -106,7 +106,7 @@ pub struct InstanceId {
 }
 
 /// An alert as an instance raised it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RaisedAlert {
     /// The instance.
     pub by: InstanceId,
@@ -189,7 +189,7 @@ pub struct RaisedBy {
 }
 
 /// The cluster's alerts after deduplication.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AlertSummary {
     /// Alerts the instances raised, both copies counted.
     pub raised: u64,
@@ -324,4 +324,30 @@ impl ClusterAlerts {
         w.flush()
             .with_context(|| format!("writing {}", path.display()))
     }
+}
+
+/// Writes raised alerts (before deduplication) as JSON lines, one alert a line.
+pub fn write_raised(raised: &[RaisedAlert], path: &Path) -> Result<()> {
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = BufWriter::new(file);
+    for r in raised {
+        serde_json::to_writer(&mut w, r).with_context(|| format!("writing {}", path.display()))?;
+        writeln!(w).with_context(|| format!("writing {}", path.display()))?;
+    }
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Reads alerts [`write_raised`] wrote.
+pub fn read_raised(path: &Path) -> Result<Vec<RaisedAlert>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{} line {}: not a raised alert", path.display(), i + 1))
+        })
+        .collect()
 }

@@ -89,6 +89,28 @@ fn help_explains_each_command() {
 fn stage_processes_explain_bad_ports() {
     assert_error(&["replay", "--to", "veth0"], "expected afpacket:IFACE");
     assert_error(
+        &["replay", "--to", "afpacket:lo", "--packets", "0"],
+        "--packets <N>",
+    );
+    assert_error(
+        &[
+            "replay",
+            "--to",
+            "afpacket:lo",
+            "--pcap",
+            "x.pcap",
+            "--loops",
+            "2",
+            "--packets",
+            "9",
+        ],
+        "cannot be used with",
+    );
+    assert_error(
+        &["replay", "--to", "afpacket:lo", "--for", "soon"],
+        "not a duration",
+    );
+    assert_error(
         &[
             "worker",
             "--index",

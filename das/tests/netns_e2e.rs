@@ -13,31 +13,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+use common::privileged;
+
 use dataplane::pcap::read_frames;
 use serde_json::Value;
 
 const DAS: &str = env!("CARGO_BIN_EXE_das");
-
-fn privileged() -> bool {
-    let required = std::env::var("DAS_REQUIRE_PRIVILEGES").as_deref() == Ok("1");
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    let ip = Command::new("ip").arg("-V").output().is_ok();
-    if root && ip {
-        return true;
-    }
-    let why = if root {
-        "iproute2 (ip) is not installed"
-    } else {
-        "network namespaces need root"
-    };
-    assert!(!required, "DAS_REQUIRE_PRIVILEGES=1 but {why}");
-    eprintln!("skipped: {why}");
-    false
-}
 
 fn report(dir: &Path, name: &str) -> Value {
     let text = std::fs::read_to_string(dir.join(format!("{name}.json")))
@@ -49,16 +31,24 @@ fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
-/// A port's totals: (rx, tx, drops by the port (ring full, ...), interface drops on receive,
-/// interface drops on transmit).
+/// A port's totals: (rx, tx, drops by the port (ring full, ...), interface drops on
+/// receive the port did not count, interface drops on transmit). An XDP program's
+/// redirect to a full AF_XDP ring is also a receive drop of the interface.
 fn port_totals(p: &Value) -> (u64, u64, u64, u64, u64) {
     let queues = p["port"]["queues"].as_array().unwrap();
     let sum = |f: &dyn Fn(&Value) -> u64| queues.iter().map(f).sum::<u64>();
+    let dropped = sum(&|q| q["dropped"].as_object().unwrap().values().map(n).sum());
+    let if_rx = n(&p["interface"]["rx_dropped"]);
+    let afxdp = p["spec"].as_str().unwrap().starts_with("afxdp:");
     (
         sum(&|q| n(&q["rx_packets"])),
         sum(&|q| n(&q["tx_packets"])),
-        sum(&|q| q["dropped"].as_object().unwrap().values().map(n).sum()),
-        n(&p["interface"]["rx_dropped"]),
+        dropped,
+        if afxdp {
+            if_rx.saturating_sub(dropped)
+        } else {
+            if_rx
+        },
         n(&p["interface"]["tx_dropped"]),
     )
 }

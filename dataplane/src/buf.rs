@@ -227,7 +227,7 @@ impl Default for PoolConfig {
 }
 
 /// Counters of a pool, readable from any thread.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PoolStats {
     /// Buffers allocated from the system allocator since the pool was made.
     pub allocated: u64,

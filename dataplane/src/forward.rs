@@ -10,7 +10,7 @@ use crate::doorbell::{Doorbell, Idler};
 use crate::port::{PortError, RxOutcome, RxQueue, TxQueue, send_all};
 
 /// What a forwarder moved.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ForwardReport {
     /// Packets moved.
     pub packets: u64,

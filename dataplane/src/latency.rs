@@ -11,7 +11,7 @@ pub fn latency_histogram() -> Histogram<u64> {
 }
 
 /// Percentiles of a latency histogram, in microseconds.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LatencyReport {
     /// Values recorded.
     pub count: u64,

@@ -50,11 +50,23 @@ const NSH_NEXT_PROTO_ETHERNET: u8 = 3;
 
 /// A job's identifier: unique per duplicator and increasing in the order the duplicator
 /// saw the packets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct JobId(pub u64);
 
 /// Which copy of a job a packet is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CopyKind {
     /// The copy sent to the flow's primary node.
     Primary,

@@ -141,7 +141,7 @@ impl QueueCounters {
 }
 
 /// A copy of one queue's counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueueStats {
     /// Packets received.
     pub rx_packets: u64,
@@ -169,7 +169,7 @@ impl QueueStats {
 }
 
 /// A copy of a port's counters, queue by queue.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PortStats {
     /// Port name.
     pub name: String,

@@ -62,7 +62,7 @@ pub struct DedupCounters {
 }
 
 /// Everything dedup measured.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DedupReport {
     /// Received, forwarded (unique) and dropped copies.
     pub counters: StageSnapshot,

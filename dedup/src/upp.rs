@@ -14,7 +14,7 @@ pub struct UppMeter {
 }
 
 /// A UPP/sec report.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UppReport {
     /// Unique packets counted.
     pub unique: u64,

@@ -138,7 +138,7 @@ pub struct DuplicatorCounters {
 }
 
 /// A copy of [`DuplicatorCounters`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DuplicatorReport {
     /// The scheme.
     pub scheme: Scheme,

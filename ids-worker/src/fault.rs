@@ -12,7 +12,7 @@ use crate::metrics::thread_cpu_ns;
 use crate::placement::{self, Placement, SchedClass};
 
 /// A window of a run, from its start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunWindow {
     /// When the window opens, from the start of the run.
     pub start: Duration,
@@ -34,7 +34,7 @@ impl RunWindow {
 }
 
 /// Faults planned for one node.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NodeFaults {
     /// Windows in which the node processes nothing (its queues fill up).
     pub pauses: Vec<RunWindow>,
@@ -79,7 +79,7 @@ impl NodeFaults {
 /// window, it takes `intensity` of the node's CPU (in each 10 ms period it spins until
 /// it has used the CPU time owed since the window opened, then sleeps), at a priority
 /// above the node's threads, so that the node keeps `1 - intensity` of its CPU.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Straggler {
     /// The node it slows.
     pub node: usize,
@@ -90,7 +90,7 @@ pub struct Straggler {
 }
 
 /// What a straggler did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StragglerReport {
     /// The plan.
     pub straggler: Straggler,

@@ -5,7 +5,7 @@ use dataplane::latency::{LatencyReport, MAX_LATENCY_NS, latency_histogram};
 use hdrhistogram::Histogram;
 
 /// One sample of a queue's depth.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DepthSample {
     /// Seconds since the run started.
     pub t_secs: f64,
@@ -27,7 +27,7 @@ pub struct InstanceMetrics {
 }
 
 /// What an instance measured.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InstanceMetricsReport {
     /// Seconds spent running the network function (and its bookkeeping) on batches.
     pub busy_secs: f64,

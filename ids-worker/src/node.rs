@@ -40,7 +40,7 @@ use crate::placement::{self, Placement, SchedClass};
 use crate::purge::PurgeSet;
 
 /// How a node shares its core between its two instances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SchedMode {
     /// Two threads at split OS priorities (SCHED_FIFO and SCHED_IDLE).
@@ -180,7 +180,7 @@ pub struct NodeIo {
 }
 
 /// Which instance of a node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Serves queue 0.
@@ -190,7 +190,7 @@ pub enum Role {
 }
 
 /// What one instance did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InstanceReport {
     /// Primary or secondary.
     pub role: Role,
@@ -209,7 +209,7 @@ pub struct InstanceReport {
 }
 
 /// One thread of a node.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ThreadReport {
     /// Which instances it served.
     pub serves: Vec<Role>,
@@ -224,7 +224,7 @@ pub struct ThreadReport {
 }
 
 /// What a node did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NodeReport {
     /// Node index.
     pub id: usize,

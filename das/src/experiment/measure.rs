@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use dataplane::latency::LatencyReport;
 use dataplane::memory::TimedFrame;
+use dedup::DedupReport;
 use duplicator::Scheme;
 use ids_worker::engine::{Detector, Engine, EngineConfig};
+use ids_worker::{NodeReport, StragglerReport};
 use serde::Serialize;
 
 use super::spec::Plan;
@@ -35,11 +37,12 @@ pub fn engine_rate(frames: &Arc<[TimedFrame]>, detector: &Arc<Detector>) -> f64 
 }
 
 /// The warnings of a run's nodes and stragglers, each once.
-pub fn node_warnings(r: &RunReport) -> Vec<String> {
+pub fn node_warnings<'a>(
+    nodes: impl Iterator<Item = &'a NodeReport>,
+    stragglers: impl Iterator<Item = &'a StragglerReport>,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let all = r
-        .node_reports
-        .iter()
+    let all = nodes
         .flat_map(|n| {
             n.threads.iter().flat_map(move |t| {
                 t.warnings
@@ -47,7 +50,7 @@ pub fn node_warnings(r: &RunReport) -> Vec<String> {
                     .map(move |w| format!("node {}: {w}", n.id))
             })
         })
-        .chain(r.stragglers.iter().flat_map(|s| {
+        .chain(stragglers.flat_map(|s| {
             s.warnings
                 .iter()
                 .map(move |w| format!("straggler on node {}: {w}", s.straggler.node))
@@ -82,15 +85,15 @@ pub struct Calibration {
 
 impl Calibration {
     /// The calibration from a single-copy run offered above the nodes' capacity.
-    pub fn from_report(r: &RunReport, engine_pps: f64, offered: f64, d: Duration) -> Self {
+    pub fn from_figures(r: &RunFigures, engine_pps: f64, offered: f64, d: Duration) -> Self {
         let secs = r.elapsed_secs.max(1e-9);
         let node_pps: Vec<f64> = r
-            .node_reports
+            .nodes
             .iter()
             .map(|n| n.primary.inspected as f64 / secs)
             .collect();
-        let saturated = r.node_reports.iter().enumerate().all(|(i, n)| {
-            let sent = r.duplicator.copies_per_node.get(i).map_or(0, |c| c[0]);
+        let saturated = r.nodes.iter().enumerate().all(|(i, n)| {
+            let sent = r.primaries_sent.get(i).copied().unwrap_or(0);
             (n.primary.inspected as f64) < 0.97 * sent as f64
         });
         Calibration {
@@ -100,7 +103,7 @@ impl Calibration {
             cluster_pps: node_pps.iter().sum(),
             node_pps,
             saturated,
-            warnings: node_warnings(r),
+            warnings: r.warnings.clone(),
         }
     }
 
@@ -202,19 +205,14 @@ pub struct Point {
 
 impl Point {
     /// The figures of a finished run.
-    pub fn from_report(
+    pub fn from_figures(
         plan: &Plan,
         calibration: &Calibration,
-        r: &RunReport,
+        r: RunFigures,
         alerts: AlertSummary,
         (scheme, load, offered, repetition): (Scheme, f64, f64, usize),
     ) -> Self {
-        let checks = report::accounting(r);
-        let drops = report::drops_by_reason(r)
-            .into_iter()
-            .map(|(reason, places)| (reason, places.iter().map(|(_, n)| n).sum()))
-            .collect();
-        let duplicates_inspected: u64 = r.node_reports.iter().map(|n| n.secondary.inspected).sum();
+        let duplicates_inspected: u64 = r.nodes.iter().map(|n| n.secondary.inspected).sum();
         let duplicates_useful = r.dedup.first_from_duplicate;
         let straggler = plan.spec.straggler.map(|s| (s.node, s.length, s.intensity));
         let ideal = calibration.ideal(offered, straggler);
@@ -224,36 +222,80 @@ impl Point {
             load,
             repetition,
             offered_pps: offered,
-            packets_in: r.source_forward.packets,
-            offered_measured_pps: r.source_forward.packets as f64 / r.elapsed_secs.max(1e-9),
+            packets_in: r.packets_in,
+            offered_measured_pps: r.packets_in as f64 / r.elapsed_secs.max(1e-9),
             unique: r.dedup.upp.unique,
             goodput_upp: goodput,
             ideal_upp: ideal,
             fraction_of_ideal: if ideal > 0.0 { goodput / ideal } else { 0.0 },
             elapsed_secs: r.elapsed_secs,
             latency: r.dedup.latency.clone(),
-            drops,
-            duplicates_sent: r.duplicator.duplicates,
+            drops: r.drops,
+            duplicates_sent: r.duplicates_sent,
             duplicates_inspected,
             duplicates_useful,
             duplicates_wasted: duplicates_inspected.saturating_sub(duplicates_useful),
-            primary_inspected: r.node_reports.iter().map(|n| n.primary.inspected).collect(),
-            secondary_inspected: r
-                .node_reports
-                .iter()
-                .map(|n| n.secondary.inspected)
-                .collect(),
+            primary_inspected: r.nodes.iter().map(|n| n.primary.inspected).collect(),
+            secondary_inspected: r.nodes.iter().map(|n| n.secondary.inspected).collect(),
             alerts,
-            straggler_intensity: r.stragglers.first().map(|s| s.achieved_intensity),
-            warnings: node_warnings(r),
+            straggler_intensity: r.straggler_intensity,
+            warnings: r.warnings,
             timeline: r.dedup.upp.timeline.clone(),
             timeline_ms: r.dedup.upp.interval_ms,
-            accounting_ok: checks.iter().all(|c| c.ok),
-            accounting_failures: checks
+            accounting_ok: r.checks.iter().all(|c| c.ok),
+            accounting_failures: r
+                .checks
                 .iter()
                 .filter(|c| !c.ok)
                 .map(|c| format!("{}: {}", c.name, c.detail))
                 .collect(),
+        }
+    }
+}
+
+/// What an experiment takes from one run of the cluster, whether its stages ran as
+/// threads of this process or as processes in network namespaces.
+#[derive(Debug, Clone)]
+pub struct RunFigures {
+    /// Packets the source offered.
+    pub packets_in: u64,
+    /// Seconds the traffic took.
+    pub elapsed_secs: f64,
+    /// Primaries the duplicator sent each node.
+    pub primaries_sent: Vec<u64>,
+    /// Duplicates the duplicator sent.
+    pub duplicates_sent: u64,
+    /// Each node.
+    pub nodes: Vec<NodeReport>,
+    /// The share of its node's CPU the straggler took in its window.
+    pub straggler_intensity: Option<f64>,
+    /// Dedup: unique packets, UPP/sec, latency.
+    pub dedup: DedupReport,
+    /// Drops by reason, summed over every place.
+    pub drops: BTreeMap<String, u64>,
+    /// What the nodes and the straggler warned about.
+    pub warnings: Vec<String>,
+    /// The accounting checks.
+    pub checks: Vec<report::Check>,
+}
+
+impl RunFigures {
+    /// The figures of a run of the one-process pipeline.
+    pub fn from_run(r: &RunReport) -> Self {
+        RunFigures {
+            packets_in: r.source_forward.packets,
+            elapsed_secs: r.elapsed_secs,
+            primaries_sent: r.duplicator.copies_per_node.iter().map(|c| c[0]).collect(),
+            duplicates_sent: r.duplicator.duplicates,
+            nodes: r.node_reports.clone(),
+            straggler_intensity: r.stragglers.first().map(|s| s.achieved_intensity),
+            dedup: r.dedup.clone(),
+            drops: report::drops_by_reason(r)
+                .into_iter()
+                .map(|(reason, places)| (reason, places.iter().map(|(_, n)| n).sum()))
+                .collect(),
+            warnings: node_warnings(r.node_reports.iter(), r.stragglers.iter()),
+            checks: report::accounting(r),
         }
     }
 }

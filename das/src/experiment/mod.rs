@@ -3,6 +3,7 @@
 //! repetition) point through the whole pipeline, and writes CSV, JSON and plots.
 
 mod measure;
+mod netns;
 mod output;
 mod plot;
 pub mod spec;
@@ -20,10 +21,10 @@ use dataplane::ring::Overflow;
 use duplicator::Scheme;
 use ids_worker::{DuplicatePolicy, RunWindow, Straggler};
 
-use crate::alerts::{self, AlertSink, ClusterAlerts, LoadedRules};
-use crate::pipeline::{self, FunctionChoice, PipelineConfig, RunReport, Source};
-use measure::{Calibration, Point};
-use spec::{LoadUnit, Overrides, Plan};
+use crate::alerts::{self, AlertSink, AlertSummary, ClusterAlerts, LoadedRules};
+use crate::pipeline::{self, FunctionChoice, PipelineConfig, Source};
+use measure::{Calibration, Point, RunFigures};
+use spec::{Deployment, LoadUnit, Overrides, Plan};
 
 /// Options of `das experiment`.
 #[derive(Debug, Args)]
@@ -38,7 +39,14 @@ results.json (the plan, the calibration, every point with latency percentiles an
 drops by reason, duplicate work done and wasted, alerts), and plots as SVG and PNG: \
 goodput against load with the ideal, the UPP/sec timeline of each load with the \
 straggler window shaded, the latency CDF of each load. Exit status 0 when every point's \
-accounting holds, 1 when one fails, 2 on an error.")]
+accounting holds, 1 when one fails, 2 on an error.
+
+With --topology netns (root), every run starts the stages as processes (das dedup, das \
+worker, das duplicator, das replay), each host a network namespace linked by veth pairs \
+with AF_PACKET or AF_XDP ports (--ports), and reads their reports; each run's reports \
+and logs stay under OUT/netns/. The nodes' queues are then their sockets' kernel rings \
+(drop-tail): run.queue_size and run.dup_queue_size do not apply. The namespaces are \
+removed when the experiment ends, fails or is interrupted.")]
 pub struct ExperimentArgs {
     /// The experiment file (TOML); see experiments/*.toml.
     #[arg(value_name = "FILE")]
@@ -72,6 +80,17 @@ pub struct ExperimentArgs {
     #[arg(long, value_name = "F", value_parser = crate::spec::fraction)]
     node_capacity: Option<f64>,
 
+    /// Where the stages run: process (threads of this process; the default) or netns
+    /// (one process per host in network namespaces linked by veth pairs; root).
+    /// Overrides topology.kind.
+    #[arg(long, value_name = "KIND")]
+    topology: Option<String>,
+
+    /// With --topology netns: the stages' ports, afpacket or afxdp. Overrides
+    /// topology.ports.
+    #[arg(long, value_name = "KIND")]
+    ports: Option<String>,
+
     /// Print only the summary (no progress bar).
     #[arg(short, long)]
     quiet: bool,
@@ -88,8 +107,13 @@ pub fn run(args: ExperimentArgs) -> Result<ExitCode> {
             repetitions: args.repetitions,
             no_straggler: args.no_straggler,
             node_capacity: args.node_capacity,
+            kind: args.topology.clone(),
+            ports: args.ports.clone(),
         },
     )?;
+    if let Deployment::Netns(_) = plan.deployment {
+        netns::Topology::preflight()?;
+    }
     let out = args
         .out
         .clone()
@@ -115,7 +139,21 @@ pub fn run(args: ExperimentArgs) -> Result<ExitCode> {
         rules.report.loaded
     ));
 
-    let calibration = calibrate(&plan, &frames, &rules, &say)?;
+    let runner = match plan.deployment {
+        Deployment::Process => Runner::Process,
+        Deployment::Netns(ports) => {
+            let cluster = netns::NetCluster::new(&plan, ports, &frames, &out)?;
+            say(format!("topology: {}", cluster.describe()));
+            Runner::Netns(cluster)
+        }
+    };
+    let setup = Setup {
+        plan: &plan,
+        frames: &frames,
+        rules: &rules,
+        runner,
+    };
+    let calibration = calibrate(&setup, &say)?;
     for w in &calibration.warnings {
         eprintln!("das: warning: {w}");
     }
@@ -152,22 +190,16 @@ pub fn run(args: ExperimentArgs) -> Result<ExitCode> {
         for &(load, pps) in &offered {
             for &scheme in &plan.schemes {
                 bar.set_message(format!("{scheme} at load {load}"));
-                let point = run_point(
-                    &plan,
-                    &frames,
-                    &rules,
-                    &calibration,
-                    scheme,
-                    (load, pps),
-                    rep,
-                )
-                .with_context(|| format!("{scheme} at load {load}"))?;
+                let point = run_point(&setup, &calibration, scheme, (load, pps), rep)
+                    .with_context(|| format!("{scheme} at load {load}"))?;
                 bar.inc(1);
                 points.push(point);
             }
         }
     }
     bar.finish_and_clear();
+    // Removes the network namespaces, if any, before the results are written.
+    drop(setup);
     let wall = started.elapsed();
 
     let summary = measure::summarize(&plan, &points);
@@ -323,12 +355,13 @@ fn config(
 /// time; a node's capacity is what its primary instance inspected per second. Far
 /// above capacity a node inspects flows full of holes, which costs more per packet, so
 /// the offer is brought to 15 % above the measured capacity and measured again.
-fn calibrate(
-    plan: &Plan,
-    frames: &Arc<[TimedFrame]>,
-    rules: &LoadedRules,
-    say: &dyn Fn(String),
-) -> Result<Calibration> {
+fn calibrate(setup: &Setup, say: &dyn Fn(String)) -> Result<Calibration> {
+    let Setup {
+        plan,
+        frames,
+        rules,
+        ..
+    } = setup;
     let engine_pps = measure::engine_rate(frames, &rules.detector);
     let share = plan.spec.topology.node_capacity.unwrap_or(1.0);
     let nodes = plan.spec.topology.nodes;
@@ -341,25 +374,18 @@ fn calibrate(
     ));
     let mut last: Option<Calibration> = None;
     for round in 0..4 {
-        let sink = AlertSink::default();
-        let report = pipeline::run(
-            config(
-                plan,
-                frames,
-                rules,
-                &sink,
-                Offer {
-                    scheme: Scheme::Single,
-                    pps: offered,
-                    duration: plan.calibration,
-                    straggler: false,
-                },
-            ),
-            Duration::from_millis(50),
-            |_, _| {},
+        let (figures, _) = run_cluster(
+            setup,
+            Offer {
+                scheme: Scheme::Single,
+                pps: offered,
+                duration: plan.calibration,
+                straggler: false,
+            },
+            &format!("calibration{}", round + 1),
         )
         .context("calibration run")?;
-        let cal = Calibration::from_report(&report, engine_pps, offered, plan.calibration);
+        let cal = Calibration::from_figures(&figures, engine_pps, offered, plan.calibration);
         say(format!(
             "calibration round {}: {}",
             round + 1,
@@ -380,38 +406,90 @@ fn calibrate(
 }
 
 fn run_point(
-    plan: &Plan,
-    frames: &Arc<[TimedFrame]>,
-    rules: &LoadedRules,
+    setup: &Setup,
     calibration: &Calibration,
     scheme: Scheme,
     (load, pps): (f64, f64),
     repetition: usize,
 ) -> Result<Point> {
-    let sink = AlertSink::default();
-    let report: RunReport = pipeline::run(
-        config(
-            plan,
-            frames,
-            rules,
-            &sink,
-            Offer {
-                scheme,
-                pps,
-                duration: plan.duration,
-                straggler: true,
-            },
-        ),
-        Duration::from_millis(50),
-        |_, _| {},
+    let plan = setup.plan;
+    let (figures, alerts) = run_cluster(
+        setup,
+        Offer {
+            scheme,
+            pps,
+            duration: plan.duration,
+            straggler: true,
+        },
+        &format!("{scheme}-{load}-{repetition}"),
     )?;
-    let (raised, dropped) = sink.take();
-    let alerts = ClusterAlerts::build(raised, dropped, &rules.detector).summary;
-    Ok(Point::from_report(
+    Ok(Point::from_figures(
         plan,
         calibration,
-        &report,
+        figures,
         alerts,
         (scheme, load, pps, repetition),
     ))
+}
+
+/// What every run of an experiment shares.
+struct Setup<'a> {
+    plan: &'a Plan,
+    frames: &'a Arc<[TimedFrame]>,
+    rules: &'a LoadedRules,
+    runner: Runner,
+}
+
+/// Where the experiment's runs go.
+enum Runner {
+    /// The one-process pipeline.
+    Process,
+    /// Stage processes in network namespaces.
+    Netns(netns::NetCluster),
+}
+
+/// Runs the cluster once: its figures and its alerts, deduplicated across the nodes.
+fn run_cluster(setup: &Setup, offer: Offer, label: &str) -> Result<(RunFigures, AlertSummary)> {
+    let Setup {
+        plan,
+        frames,
+        rules,
+        runner,
+    } = setup;
+    match runner {
+        Runner::Process => {
+            let sink = AlertSink::default();
+            let report = pipeline::run(
+                config(plan, frames, rules, &sink, offer),
+                Duration::from_millis(50),
+                |_, _| {},
+            )?;
+            let (raised, dropped) = sink.take();
+            let alerts = ClusterAlerts::build(raised, dropped, &rules.detector).summary;
+            Ok((RunFigures::from_run(&report), alerts))
+        }
+        Runner::Netns(cluster) => {
+            let straggler = match (&plan.spec.straggler, offer.straggler) {
+                (Some(s), true) => Some((
+                    s.node,
+                    offer.duration.mul_f64(s.start),
+                    offer.duration.mul_f64(s.length),
+                    s.intensity,
+                )),
+                _ => None,
+            };
+            let outcome = cluster.run(&netns::NetRun {
+                scheme: offer.scheme,
+                pps: offer.pps,
+                packets: (offer.pps * offer.duration.as_secs_f64()).round().max(1.0) as u64,
+                duration: offer.duration,
+                straggler,
+                label: label.to_string(),
+            })?;
+            let alerts =
+                ClusterAlerts::build(outcome.raised, outcome.alerts_dropped, &rules.detector)
+                    .summary;
+            Ok((outcome.figures, alerts))
+        }
+    }
 }

@@ -52,6 +52,22 @@ pub struct Topology {
     /// How a node shares its core between its instances: "inline" or "os".
     #[serde(default = "default_sched")]
     pub sched: String,
+    /// Where the stages run: "process" (threads of one process linked by in-memory
+    /// rings) or "netns" (one process per host, each host a network namespace, linked
+    /// by veth pairs; root).
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// With kind "netns": the stages' ports, "afpacket" or "afxdp".
+    #[serde(default = "default_ports")]
+    pub ports: String,
+}
+
+fn default_kind() -> String {
+    "process".into()
+}
+
+fn default_ports() -> String {
+    "afpacket".into()
 }
 
 fn default_sched() -> String {
@@ -182,6 +198,34 @@ pub enum LoadUnit {
     Mbps,
 }
 
+/// Where an experiment's stages run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Deployment {
+    /// Threads of this process, linked by in-memory rings.
+    Process,
+    /// One process per host in network namespaces, with ports of this kind.
+    Netns(NetPorts),
+}
+
+/// The ports of the stages in network namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum NetPorts {
+    /// AF_PACKET sockets.
+    AfPacket,
+    /// AF_XDP sockets behind an XDP program.
+    AfXdp,
+}
+
+impl NetPorts {
+    /// The prefix of a port on the stages' command lines (`afpacket:IFACE`).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            NetPorts::AfPacket => "afpacket",
+            NetPorts::AfXdp => "afxdp",
+        }
+    }
+}
+
 /// An experiment checked and resolved, ready to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -201,6 +245,8 @@ pub struct Plan {
     pub calibration: Duration,
     /// The rules.
     pub rules: RuleSource,
+    /// Where the stages run.
+    pub deployment: Deployment,
 }
 
 /// Command-line overrides of the file.
@@ -218,6 +264,10 @@ pub struct Overrides {
     pub no_straggler: bool,
     /// `--node-capacity`.
     pub node_capacity: Option<f64>,
+    /// `--topology`.
+    pub kind: Option<String>,
+    /// `--ports`.
+    pub ports: Option<String>,
 }
 
 /// Reads and checks an experiment file (or the built-in one).
@@ -253,6 +303,12 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Plan> {
     if let Some(c) = overrides.node_capacity {
         spec.topology.node_capacity = Some(c);
     }
+    if let Some(k) = &overrides.kind {
+        spec.topology.kind = k.clone();
+    }
+    if let Some(p) = &overrides.ports {
+        spec.topology.ports = p.clone();
+    }
     check(spec, origin)
 }
 
@@ -273,6 +329,22 @@ fn check(spec: Experiment, origin: String) -> Result<Plan> {
         "inline" => SchedMode::Inline,
         "os" => SchedMode::Os,
         other => return Err(bad(format!("topology.sched = {other:?}: inline or os"))),
+    };
+    let ports = match t.ports.as_str() {
+        "afpacket" => NetPorts::AfPacket,
+        "afxdp" => NetPorts::AfXdp,
+        other => {
+            return Err(bad(format!(
+                "topology.ports = {other:?}: afpacket or afxdp"
+            )));
+        }
+    };
+    let deployment = match t.kind.as_str() {
+        "process" => Deployment::Process,
+        "netns" => Deployment::Netns(ports),
+        other => {
+            return Err(bad(format!("topology.kind = {other:?}: process or netns")));
+        }
     };
     let tr = &spec.traffic;
     if tr.pcaps.is_empty() && tr.flows == 0 {
@@ -321,6 +393,13 @@ fn check(spec: Experiment, origin: String) -> Result<Plan> {
                 .map_err(|e| bad(format!("run.schemes: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
+    if deployment != Deployment::Process && schemes.contains(&Scheme::Hedged) {
+        return Err(bad(
+            "run.schemes: hedged reads the nodes' queue depths, which a duplicator in \
+             another network namespace cannot see: use topology.kind = \"process\""
+                .into(),
+        ));
+    }
     let duration =
         crate::spec::duration(&spec.run.duration).map_err(|e| bad(format!("run.duration: {e}")))?;
     let calibration = crate::spec::duration(&spec.run.calibration)
@@ -384,6 +463,7 @@ fn check(spec: Experiment, origin: String) -> Result<Plan> {
         duration,
         calibration,
         rules,
+        deployment,
     })
 }
 
@@ -512,6 +592,19 @@ intensity = 0.5
             (
                 GOOD.replace("[run]", "[rules]\nset = \"bogus\"\n[run]"),
                 "rules.set",
+            ),
+            (
+                GOOD.replace("nodes = 2", "nodes = 2\nkind = \"vm\""),
+                "topology.kind = \"vm\": process or netns",
+            ),
+            (
+                GOOD.replace("nodes = 2", "nodes = 2\nkind = \"netns\"\nports = \"tap\""),
+                "topology.ports = \"tap\": afpacket or afxdp",
+            ),
+            (
+                GOOD.replace("nodes = 2", "nodes = 2\nkind = \"netns\"")
+                    .replace("\"das\"]", "\"hedged\"]"),
+                "hedged reads the nodes' queue depths",
             ),
         ];
         for (text, want) in cases {

@@ -55,18 +55,18 @@ pub struct DedupArgs {
 }
 
 /// What `das dedup` did.
-#[derive(Debug, serde::Serialize)]
-struct DedupStageReport {
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct DedupStageReport {
     /// Dedup's counters, UPP/sec and latency.
-    dedup: DedupReport,
+    pub dedup: DedupReport,
     /// Completion notices sent to each node (none with --no-notices).
-    notices: Option<Vec<NoticesSent>>,
+    pub notices: Option<Vec<NoticesSent>>,
     /// The port from each node.
-    nodes: Vec<PortReport>,
+    pub nodes: Vec<PortReport>,
     /// The output's counters.
-    output: PortStats,
+    pub output: PortStats,
     /// The output port's interface, when the output is a port.
-    output_port: Option<PortReport>,
+    pub output_port: Option<PortReport>,
 }
 
 /// Runs `das dedup`.

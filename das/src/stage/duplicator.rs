@@ -44,14 +44,14 @@ pub struct DuplicatorArgs {
 }
 
 /// What `das duplicator` did.
-#[derive(Debug, serde::Serialize)]
-struct DuplicatorStageReport {
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct DuplicatorStageReport {
     /// The duplicator's counters.
-    duplicator: DuplicatorReport,
+    pub duplicator: DuplicatorReport,
     /// The ingress port.
-    input: PortReport,
+    pub input: PortReport,
     /// The port towards each node.
-    nodes: Vec<PortReport>,
+    pub nodes: Vec<PortReport>,
 }
 
 /// Runs `das duplicator`.

@@ -14,8 +14,8 @@
 
 pub mod dedup;
 pub mod duplicator;
-mod notices;
-mod ports;
+pub mod notices;
+pub mod ports;
 pub mod replay;
 pub mod worker;
 
@@ -26,10 +26,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use dataplane::input_end::InputEnd;
 
-pub use dedup::DedupArgs;
-pub use duplicator::DuplicatorArgs;
-pub use replay::ReplayArgs;
-pub use worker::WorkerArgs;
+pub use dedup::{DedupArgs, DedupStageReport};
+pub use duplicator::{DuplicatorArgs, DuplicatorStageReport};
+pub use replay::{ReplayArgs, ReplayReport};
+pub use worker::{WorkerArgs, WorkerReport};
 
 use crate::spec;
 

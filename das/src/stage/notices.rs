@@ -22,7 +22,7 @@ pub const CHANNEL_CAPACITY: usize = 1 << 16;
 const POLL: Duration = Duration::from_micros(200);
 
 /// What dedup's side sent to one node.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct NoticesSent {
     /// Notices sent.
     pub notices: u64,
@@ -31,7 +31,7 @@ pub struct NoticesSent {
 }
 
 /// What a node's side received.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct NoticesReceived {
     /// Notice frames received.
     pub frames: u64,

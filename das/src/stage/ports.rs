@@ -150,7 +150,7 @@ impl NetPort {
 }
 
 /// A port's counters in a stage's report.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PortReport {
     /// The port as named on the command line.
     pub spec: String,
@@ -160,8 +160,11 @@ pub struct PortReport {
     pub interface: InterfaceStats,
 }
 
-/// The kernel's counters of an interface (`/sys/class/net/IFACE/statistics`).
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+/// The kernel's counters of an interface, as `/proc/net/dev` gives them for the
+/// process's own network namespace (so they are right whether the process entered the
+/// namespace with `ip netns exec`, which mounts a sysfs of the namespace, or with
+/// `nsenter`, which keeps the host's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InterfaceStats {
     /// Frames received.
     pub rx_packets: u64,
@@ -176,18 +179,32 @@ pub struct InterfaceStats {
 impl InterfaceStats {
     /// The counters now (zeros where they cannot be read).
     fn read(iface: &str) -> Self {
-        let get = |name: &str| {
-            std::fs::read_to_string(format!("/sys/class/net/{iface}/statistics/{name}"))
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-                .unwrap_or(0)
-        };
-        InterfaceStats {
-            rx_packets: get("rx_packets"),
-            rx_dropped: get("rx_dropped"),
-            tx_packets: get("tx_packets"),
-            tx_dropped: get("tx_dropped"),
-        }
+        std::fs::read_to_string("/proc/net/dev")
+            .ok()
+            .and_then(|text| Self::parse(&text, iface))
+            .unwrap_or_default()
+    }
+
+    /// `iface`'s line of a `/proc/net/dev` table.
+    fn parse(table: &str, iface: &str) -> Option<Self> {
+        table.lines().skip(2).find_map(|line| {
+            let (name, fields) = line.split_once(':')?;
+            if name.trim() != iface {
+                return None;
+            }
+            let f: Vec<u64> = fields
+                .split_whitespace()
+                .map(|v| v.parse().ok())
+                .collect::<Option<_>>()?;
+            // Receive: bytes packets errs drop fifo frame compressed multicast;
+            // transmit: bytes packets errs drop ...
+            (f.len() >= 12).then(|| InterfaceStats {
+                rx_packets: f[1],
+                rx_dropped: f[3],
+                tx_packets: f[9],
+                tx_dropped: f[11],
+            })
+        })
     }
 
     fn since(self, start: &Self) -> Self {
@@ -229,5 +246,31 @@ mod tests {
             Ok(PortSpec::AfXdp("ids0".into()))
         );
         assert_eq!(PortSpec::AfPacket("in".into()).to_string(), "afpacket:in");
+    }
+
+    #[test]
+    fn interface_counters_come_from_proc_net_dev() {
+        let table = "\
+Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:     100       2    0    0    0     0          0         0      100       2    0    0    0     0       0          0
+   dup: 9000000    7001    0   12    0     0          0         0  8000000    6001    0    3    0     0       0          0
+";
+        assert_eq!(
+            InterfaceStats::parse(table, "dup"),
+            Some(InterfaceStats {
+                rx_packets: 7001,
+                rx_dropped: 12,
+                tx_packets: 6001,
+                tx_dropped: 3,
+            })
+        );
+        assert_eq!(InterfaceStats::parse(table, "du"), None);
+        assert_eq!(InterfaceStats::parse("x\ny\n  a: 1 2\n", "a"), None);
+        // This process's loopback is always there.
+        assert!(
+            InterfaceStats::parse(&std::fs::read_to_string("/proc/net/dev").unwrap(), "lo")
+                .is_some()
+        );
     }
 }

@@ -10,13 +10,14 @@ use clap::Args;
 use dataplane::BufPool;
 use dataplane::afpacket::RxLayout;
 use dataplane::health::NodeHealth;
+use dataplane::input_end::InputEnd;
 use ids_worker::capacity::NodeCgroup;
 use ids_worker::{NodeConfig, NodeIo, NodeReport, SchedMode, StragglerReport};
 
 use super::StageArgs;
 use super::notices::{self, NoticesReceived};
 use super::ports::{NetPort, PortReport, PortSpec};
-use crate::alerts::{AlertSummary, ClusterAlerts};
+use crate::alerts::{self, AlertSummary, ClusterAlerts};
 use crate::pipeline::FunctionArgs;
 use crate::report::count;
 use crate::spec::{self, FunctionSpec};
@@ -59,7 +60,7 @@ pub struct WorkerArgs {
     node_capacity: Option<f64>,
 
     /// A CPU-hungry background task on the node's core: START:DURATION:INTENSITY,
-    /// e.g. 1s:3s:0.5, counted from the node's start.
+    /// e.g. 1s:3s:0.5, counted from the first packet the node receives.
     #[arg(long, value_name = "SPEC")]
     straggler: Option<String>,
 
@@ -75,27 +76,33 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "FILE")]
     alert_json: Option<PathBuf>,
 
+    /// Write every alert both instances raised, with its job and copy, as JSON lines:
+    /// what `das experiment` merges across nodes into the cluster's alerts (an alert
+    /// raised by both copies of a job, on two nodes, counts once).
+    #[arg(long, value_name = "FILE")]
+    raised_alerts: Option<PathBuf>,
+
     #[command(flatten)]
     stage: StageArgs,
 }
 
 /// What `das worker` did.
-#[derive(Debug, serde::Serialize)]
-struct WorkerReport {
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct WorkerReport {
     /// The node's counters.
-    node: NodeReport,
+    pub node: NodeReport,
     /// Completion notices from dedup (none with --no-purge).
-    notices: Option<NoticesReceived>,
+    pub notices: Option<NoticesReceived>,
     /// The straggler, if one ran.
-    straggler: Option<StragglerReport>,
+    pub straggler: Option<StragglerReport>,
     /// Alerts, with --nf ids.
-    alerts: Option<AlertSummary>,
+    pub alerts: Option<AlertSummary>,
     /// The port from the duplicator.
-    input: PortReport,
+    pub input: PortReport,
     /// The port to dedup.
-    output: PortReport,
+    pub output: PortReport,
     /// The port completion notices came in on (none with --no-purge).
-    notice_port: Option<PortReport>,
+    pub notice_port: Option<PortReport>,
 }
 
 /// Runs `das worker`.
@@ -104,9 +111,11 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         bail!("--index must be at most 254");
     }
     if args.function.nf != FunctionSpec::Ids
-        && (!args.function.rules.is_empty() || args.alert_json.is_some())
+        && (!args.function.rules.is_empty()
+            || args.alert_json.is_some()
+            || args.raised_alerts.is_some())
     {
-        bail!("--rules and --alert-json need --nf ids");
+        bail!("--rules, --alert-json and --raised-alerts need --nf ids");
     }
     let straggler = args
         .straggler
@@ -160,14 +169,20 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         io,
         &pool,
     )?;
-    let straggler = straggler
-        .map(|s| {
-            let class = args.sched.straggler_class();
-            ids_worker::spawn_straggler(s, args.core, class, cgroup.clone(), origin_ns)
-        })
-        .transpose()
-        .context("starting the straggler")?;
     args.stage.ready("worker");
+    // The straggler's window counts from the first packet: the node starts before the
+    // traffic does, by however long the launcher takes.
+    let straggler = match straggler {
+        Some(s) if first_packet(&end) => {
+            let class = args.sched.straggler_class();
+            let origin = dataplane::clock::monotonic_ns();
+            Some(
+                ids_worker::spawn_straggler(s, args.core, class, cgroup.clone(), origin)
+                    .context("starting the straggler")?,
+            )
+        }
+        _ => None,
+    };
     let node = node.join().context("node")?;
     let notices = notice_thread
         .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
@@ -180,6 +195,9 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
     let alerts = match &ids {
         Some((rules, sink)) => {
             let (raised, dropped) = sink.take();
+            if let Some(path) = &args.raised_alerts {
+                alerts::write_raised(&raised, path)?;
+            }
             let found = ClusterAlerts::build(raised, dropped, &rules.detector);
             if let Some(path) = &args.alert_json {
                 found.write(&rules.detector, path, true)?;
@@ -205,4 +223,16 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
     };
     args.stage.write_report("worker", &report)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits until the node's input saw its first packet: true, or the process was told to
+/// stop before any came: false.
+fn first_packet(end: &InputEnd) -> bool {
+    while !end.saw_traffic() {
+        if end.is_stopped() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    true
 }

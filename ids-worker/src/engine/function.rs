@@ -19,7 +19,7 @@ use crate::nf::{NetworkFunction, Verdict};
 pub const DEFAULT_ALERT_CAPACITY: usize = 65_536;
 
 /// An alert with the job it was raised on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaggedAlert {
     /// The alert.
     pub alert: Alert,

@@ -79,7 +79,7 @@ impl Default for EngineConfig {
 }
 
 /// What an engine instance did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EngineStats {
     /// Frames given to the engine.
     pub packets: u64,

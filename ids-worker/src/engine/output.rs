@@ -6,7 +6,7 @@ use crate::engine::flow::Addr;
 use crate::engine::rules::{SigId, classify};
 
 /// How the data an alert was raised on was produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum PacketKind {
     /// A packet as captured (`raw`).
     Raw,
@@ -25,7 +25,7 @@ impl PacketKind {
 }
 
 /// An alert the engine raised.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Alert {
     /// When: the capture (or ingress) time of the packet, ns since the UNIX epoch.
     pub ts_ns: u64,

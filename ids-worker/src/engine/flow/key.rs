@@ -4,7 +4,9 @@
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// An IP address of either family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Addr {
     /// IPv4.
     V4([u8; 4]),

@@ -6,7 +6,19 @@ use super::addr::AddrSpec;
 use super::ports::PortSpec;
 
 /// The identity of a rule: generator, signature and revision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct SigId {
     /// Generator id (1 for text rules).
     pub gid: u32,
