@@ -23,12 +23,16 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
 
-# The DPDK port backend (das-dpdk) and das dpdk-bench, built with the dpdk feature; its
-# test runs DPDK on virtual devices (--no-huge --no-pci) and needs root.
+# The DPDK port backend (das-dpdk), das dpdk-bench and the stages' dpdk: ports, built
+# with the dpdk feature; the tests run DPDK on virtual devices (--no-huge --no-pci) and
+# need root. The cluster test runs the stage processes linked by net_memif pairs.
 step "cargo clippy --features das/dpdk (warnings are errors)"
 cargo clippy -p das-dpdk -p das --all-targets --locked --features das/dpdk -- -D warnings
 
 step "cargo test -p das-dpdk --features dpdk"
 cargo test -p das-dpdk --locked --features dpdk
+
+step "cargo test -p das --features dpdk (stage ports and the cluster over DPDK)"
+cargo test -p das --locked --features dpdk --bin das --test cli_errors --test netns_e2e -- dpdk
 
 step "all checks passed"

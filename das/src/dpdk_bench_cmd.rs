@@ -39,10 +39,7 @@ pub struct DpdkBenchArgs {
 /// Runs `das dpdk-bench`.
 #[cfg(not(feature = "dpdk"))]
 pub fn run(_args: DpdkBenchArgs) -> Result<ExitCode> {
-    anyhow::bail!(
-        "this das was built without DPDK: rebuild with `cargo build --release -p das \
-         --features dpdk` (needs libdpdk-dev, pkg-config and libclang-dev; see docs/DPDK.md)"
-    )
+    anyhow::bail!("{}", crate::dpdk_cmd::WITHOUT_DPDK)
 }
 
 /// Runs `das dpdk-bench`.

@@ -1,7 +1,7 @@
 //! `das dpdk-config`: validate the DPDK configuration folder and show what it makes.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -29,9 +29,20 @@ pub struct DpdkConfigArgs {
     port_id: Option<u16>,
 }
 
+/// What a das built without the `dpdk` feature says when asked for DPDK.
+#[cfg(not(feature = "dpdk"))]
+pub const WITHOUT_DPDK: &str = "this das was built without DPDK: rebuild with --features dpdk \
+     (cargo build --release -p das --features dpdk; it needs libdpdk-dev, pkg-config and \
+     libclang-dev, see docs/DPDK.md)";
+
+/// Reads and checks the DPDK configuration folder `dir`.
+pub fn load(dir: &Path) -> Result<DpdkConfig> {
+    DpdkConfig::load(dir).context("invalid DPDK configuration")
+}
+
 /// Runs `das dpdk-config`.
 pub fn run(args: DpdkConfigArgs) -> Result<ExitCode> {
-    let config = DpdkConfig::load(&args.dir).context("invalid DPDK configuration")?;
+    let config = load(&args.dir)?;
     print!("{}", render(&config, &args));
     Ok(ExitCode::SUCCESS)
 }

@@ -89,6 +89,11 @@ fn help_explains_each_command() {
 fn stage_processes_explain_bad_ports() {
     assert_error(&["replay", "--to", "veth0"], "expected afpacket:IFACE");
     assert_error(
+        &["replay", "--to", "netmap:x"],
+        "expected afpacket:IFACE, afxdp:IFACE or dpdk:NAME",
+    );
+    assert_error(&["replay", "--to", "dpdk:"], "not a DPDK port name");
+    assert_error(
         &["replay", "--to", "afpacket:lo", "--packets", "0"],
         "--packets <N>",
     );
@@ -153,5 +158,64 @@ fn stage_processes_explain_bad_ports() {
     assert_error(
         &["dedup", "--node", "afpacket:nosuch0"],
         "no interface named",
+    );
+}
+
+/// Stage ports on DPDK in a das built without it: one line saying how to rebuild.
+#[cfg(not(feature = "dpdk"))]
+#[test]
+fn dpdk_ports_need_a_das_built_with_dpdk() {
+    for args in [
+        &["replay", "--to", "dpdk:out", "--flows", "2"][..],
+        &["duplicator", "--in", "afpacket:in", "--node", "dpdk:ids0"],
+        &[
+            "worker",
+            "--index",
+            "0",
+            "--in",
+            "dpdk:dup",
+            "--out",
+            "dpdk:dedup",
+        ],
+        &["dedup", "--node", "dpdk:ids0"],
+    ] {
+        let out = das(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.lines().collect::<Vec<_>>(),
+            [
+                "das: error: this das was built without DPDK: rebuild with --features dpdk \
+              (cargo build --release -p das --features dpdk; it needs libdpdk-dev, pkg-config \
+              and libclang-dev, see docs/DPDK.md)"
+            ],
+            "{args:?}"
+        );
+    }
+}
+
+/// With DPDK, a stage checks its configuration folder and the port names before it
+/// starts the EAL: no root needed to see these.
+#[cfg(feature = "dpdk")]
+#[test]
+fn dpdk_ports_come_from_a_valid_configuration() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../dpdk-config");
+    assert_error(
+        &[
+            "replay",
+            "--to",
+            "dpdk:out",
+            "--dpdk-config",
+            "no-such-folder",
+        ],
+        "invalid DPDK configuration",
+    );
+    assert_error(
+        &["replay", "--to", "dpdk:nowhere", "--dpdk-config", shipped],
+        "dpdk:nowhere: no port `nowhere` in",
+    );
+    assert_error(
+        &["replay", "--to", "dpdk:nowhere", "--dpdk-config", shipped],
+        "(its ports: node0, dup-node0, dup-node1)",
     );
 }

@@ -6,6 +6,9 @@
 //! the interface's own drops); in each stage, received = forwarded + dropped by reason;
 //! and dedup's output is the replayed traffic, each packet once.
 //!
+//! With the `dpdk` feature a third run links the same processes over DPDK `net_memif`
+//! pairs (`cargo test -p das --features dpdk --test netns_e2e dpdk`).
+//!
 //! Needs root: without it the test says why and passes, unless
 //! `DAS_REQUIRE_PRIVILEGES=1` (CI) makes it fail.
 
@@ -31,25 +34,39 @@ fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
-/// A port's totals: (rx, tx, drops by the port (ring full, ...), interface drops on
-/// receive the port did not count, interface drops on transmit). An XDP program's
-/// redirect to a full AF_XDP ring is also a receive drop of the interface.
+/// A port's totals: (rx, tx, drops by the port (ring full, ...), drops on receive the
+/// port did not count, drops on transmit), the last two by the interface or the DPDK
+/// device. An XDP program's redirect to a full AF_XDP ring is also a receive drop of
+/// the interface.
 fn port_totals(p: &Value) -> (u64, u64, u64, u64, u64) {
     let queues = p["port"]["queues"].as_array().unwrap();
     let sum = |f: &dyn Fn(&Value) -> u64| queues.iter().map(f).sum::<u64>();
     let dropped = sum(&|q| q["dropped"].as_object().unwrap().values().map(n).sum());
-    let if_rx = n(&p["interface"]["rx_dropped"]);
-    let afxdp = p["spec"].as_str().unwrap().starts_with("afxdp:");
+    let (below_rx, below_tx) = if p["device"].is_object() {
+        let device = &p["device"]["dropped"];
+        let rx = ["rx_missed", "rx_no_mbuf", "rx_errors"];
+        (
+            rx.iter().map(|r| n(&device[r])).sum(),
+            n(&device["tx_errors"]),
+        )
+    } else {
+        let if_rx = n(&p["interface"]["rx_dropped"]);
+        let afxdp = p["spec"].as_str().unwrap().starts_with("afxdp:");
+        (
+            if afxdp {
+                if_rx.saturating_sub(dropped)
+            } else {
+                if_rx
+            },
+            n(&p["interface"]["tx_dropped"]),
+        )
+    };
     (
         sum(&|q| n(&q["rx_packets"])),
         sum(&|q| n(&q["tx_packets"])),
         dropped,
-        if afxdp {
-            if_rx.saturating_sub(dropped)
-        } else {
-            if_rx
-        },
-        n(&p["interface"]["tx_dropped"]),
+        below_rx,
+        below_tx,
     )
 }
 
@@ -86,6 +103,49 @@ fn a_cluster_over_af_packet_accounts_for_every_packet() {
 #[test]
 fn a_cluster_over_af_xdp_accounts_for_every_packet() {
     cluster_accounts_for_every_packet("afxdp");
+}
+
+/// The same cluster over DPDK: every link a `net_memif` pair between two processes
+/// (`--no-huge --no-pci`, each process its own file prefix and few mbufs), the nodes'
+/// inputs steered in software, completion notices on a queue of the nodes' output
+/// ports; and nothing left behind: no process, memif socket or DPDK runtime folder.
+#[cfg(feature = "dpdk")]
+#[test]
+fn a_cluster_over_dpdk_memif_accounts_for_every_packet() {
+    cluster_accounts_for_every_packet("dpdk");
+}
+
+/// After a cluster over DPDK: cluster.sh found nothing to clean up after the stages,
+/// no memif socket or DPDK runtime folder of the run is left, and no process of the
+/// run still runs.
+fn nothing_left_by_dpdk(out: &Path, prefix: &str, log: &str) {
+    assert!(
+        !log.contains("DPDK left behind"),
+        "the stages left DPDK files behind:\n{log}"
+    );
+    let sockets: Vec<_> = std::fs::read_dir(out.join("dpdk"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "sock"))
+        .collect();
+    assert!(sockets.is_empty(), "memif sockets left: {sockets:?}");
+    let runtime: Vec<_> = std::fs::read_dir("/var/run/dpdk")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(runtime.is_empty(), "DPDK runtime folders left: {runtime:?}");
+    let needle = out.to_string_lossy().into_owned();
+    let running: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&needle) && c.contains("--report"))
+        .collect();
+    assert!(running.is_empty(), "stage processes still run: {running:?}");
 }
 
 fn cluster_accounts_for_every_packet(ports: &str) {
@@ -126,6 +186,9 @@ fn cluster_accounts_for_every_packet(ports: &str) {
     let log =
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "cluster.sh failed:\n{log}");
+    if ports == "dpdk" {
+        nothing_left_by_dpdk(dir.path(), &prefix, &log);
+    }
     let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
     assert!(
         !String::from_utf8_lossy(&left.stdout).contains(&prefix),
@@ -199,11 +262,23 @@ fn cluster_accounts_for_every_packet(ports: &str) {
             &w["output"],
             &dedup["nodes"][i],
         );
-        // Completion notices, the other way: every frame dedup sent reached the node.
+        // Completion notices, the other way: every frame dedup sent reached the node
+        // (on a socket of their own, or over DPDK on the output port's receive queue).
+        let notice_port = if ports == "dpdk" {
+            assert!(w["notice_port"].is_null());
+            let steering = w["input"]["device"]["steering"].as_str().unwrap();
+            assert!(
+                steering.starts_with("software"),
+                "node {i}: memif has no rte_flow, so the rules run in software: {steering}"
+            );
+            &w["output"]
+        } else {
+            &w["notice_port"]
+        };
         notice_loss += link(
             &format!("dedup -> node {i} (notices)"),
             &dedup["nodes"][i],
-            &w["notice_port"],
+            notice_port,
         );
         let (sent_notices, got_notices) = (&dedup["notices"][i], &w["notices"]);
         if notice_loss == 0 {

@@ -2,6 +2,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, CString, c_char};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use dataplane::dpdk_config::EalConfig;
@@ -58,6 +59,16 @@ impl Eal {
     /// The arguments the EAL runs with.
     pub fn args(&self) -> &[String] {
         &self.args
+    }
+
+    /// The folder where the EAL keeps this process's runtime files
+    /// (`/var/run/dpdk/PREFIX` for root). It exists while the EAL runs; with
+    /// `--no-shconf` and `--no-telemetry` it stays empty.
+    pub fn runtime_dir(&self) -> PathBuf {
+        // SAFETY: the EAL runs; the function returns a pointer to its own
+        // NUL-terminated path, valid for the life of the process.
+        let dir = unsafe { CStr::from_ptr(ffi::rte_eal_get_runtime_dir()) };
+        PathBuf::from(dir.to_string_lossy().into_owned())
     }
 
     /// Every ethdev port the EAL probed, by port id.

@@ -22,6 +22,10 @@ use crate::{ffi, flow};
 /// the MTU.
 const FRAME_OVERHEAD: u32 = 14 + 4 + 4;
 
+/// The Ethernet header and CRC, which ethdev adds to the MTU of a device that does not
+/// say otherwise.
+const ETHER_HEADER_AND_CRC: u32 = 14 + 4;
+
 /// Port ids open in this process.
 static OPEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 
@@ -267,6 +271,7 @@ impl DpdkPort {
                     queue: q,
                     counters: counters[usize::from(q)].clone(),
                     mbufs: MbufArray::new(),
+                    link_was_up: false,
                 }) as Box<dyn TxQueue>
             })
             .collect();
@@ -290,6 +295,12 @@ impl DpdkPort {
     /// The device's name (`net_ring0`, `0000:03:00.0`).
     pub fn device_name(&self) -> &str {
         &self.device.device
+    }
+
+    /// Whether the device's link is up: on a NIC, a cable and a peer that answers; on
+    /// `net_memif`, a peer process connected over the socket.
+    pub fn link_up(&self) -> bool {
+        self.device.link_up()
     }
 
     /// The device's own counters, drops by reason included.
@@ -347,6 +358,14 @@ unsafe impl Send for Device {}
 unsafe impl Sync for Device {}
 
 impl Device {
+    /// Whether the link is up, as the driver last saw it (no waiting).
+    fn link_up(&self) -> bool {
+        let mut link = ffi::rte_eth_link::default();
+        // SAFETY: the port is configured and `link` is a valid out-parameter.
+        let rc = unsafe { ffi::rte_eth_link_get_nowait(self.port_id, &mut link) };
+        rc == 0 && link.link_status() != 0
+    }
+
     fn call_error(&self, call: &'static str, rc: i32) -> DpdkError {
         DpdkError::Call {
             port: self.name.clone(),
@@ -381,12 +400,19 @@ impl Device {
                 ),
             });
         }
-        if u32::from(config.mtu) > u32::from(info.max_mtu) {
+        // What ethdev adds to the MTU to check it against the longest frame.
+        let overhead = if info.max_mtu != u16::MAX && info.max_rx_pktlen > u32::from(info.max_mtu) {
+            info.max_rx_pktlen - u32::from(info.max_mtu)
+        } else {
+            ETHER_HEADER_AND_CRC
+        };
+        let max_mtu = u32::from(info.max_mtu).min(info.max_rx_pktlen.saturating_sub(overhead));
+        if u32::from(config.mtu) > max_mtu {
             return Err(DpdkError::Config {
                 port: self.name.clone(),
                 reason: format!(
-                    "MTU {} asked, device `{}` takes at most {}",
-                    config.mtu, self.device, info.max_mtu
+                    "MTU {} asked, device `{}` takes at most {max_mtu} (frames of {} bytes)",
+                    config.mtu, self.device, info.max_rx_pktlen
                 ),
             });
         }
@@ -484,7 +510,19 @@ impl Device {
         // SAFETY: every queue is set up.
         let rc = unsafe { ffi::rte_eth_dev_start(port_id) };
         if rc != 0 {
-            return Err(self.call_error("rte_eth_dev_start", rc));
+            let mut message = ffi::error_message(rc);
+            if self.device.starts_with("net_memif") {
+                message.push_str(
+                    ": a net_memif client connects when it starts, so the process with the \
+                     server end (role=server) must be running first, and both must name the \
+                     same socket",
+                );
+            }
+            return Err(DpdkError::Call {
+                port: self.name.clone(),
+                call: "rte_eth_dev_start",
+                message,
+            });
         }
         // Devices that cannot (virtual ones) receive everything anyway.
         // SAFETY: the port is started.
@@ -755,11 +793,19 @@ impl Drop for SoftwareRx {
 }
 
 /// A transmit queue: the device's queue of the same index.
+///
+/// A device that takes nothing while its link is down has lost its peer (a
+/// `net_memif` peer process that exited, an unplugged cable) if the link was up
+/// before: the frames are dropped and counted as `node_down`, so a sender never waits
+/// for a peer that is gone. Before the link first came up, the queue takes nothing
+/// and the caller waits, as for a full ring.
 struct DeviceTx {
     device: Arc<Device>,
     queue: u16,
     counters: Arc<QueueCounters>,
     mbufs: MbufArray,
+    /// Whether this queue saw the link up (or a frame leave).
+    link_was_up: bool,
 }
 
 impl TxQueue for DeviceTx {
@@ -809,6 +855,19 @@ impl TxQueue for DeviceTx {
         let sent = usize::from(unsafe {
             ffi::das_eth_tx_burst(self.device.port_id, self.queue, mbufs, n as u16)
         });
+        // A frame leaving proves the link up; the link is looked at only when none
+        // left (a full ring, or no peer).
+        if sent > 0 || self.device.link_up() {
+            self.link_was_up = true;
+        } else if self.link_was_up {
+            // The peer is gone: nothing will ever take these frames.
+            // SAFETY: the device took none of the n mbufs; they are ours.
+            unsafe { ffi::rte_pktmbuf_free_bulk(mbufs, n as u32) };
+            bufs.free_all(batch.drain_front(n));
+            self.counters.count_tx(n, bytes);
+            self.counters.count_drop(DropReason::NodeDown, n as u64);
+            return Ok(taken + n);
+        }
         if sent < n {
             // SAFETY: entries sent..n were not taken by the device and are ours.
             unsafe { ffi::rte_pktmbuf_free_bulk(mbufs.add(sent), (n - sent) as u32) };

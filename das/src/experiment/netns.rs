@@ -547,19 +547,26 @@ fn totals(p: &PortReport) -> Totals {
         tx: q.iter().map(|q| q.tx_packets).sum(),
         dropped,
         if_rx_dropped: interface_rx_drops(p, dropped),
-        if_tx_dropped: p.interface.tx_dropped,
+        if_tx_dropped: match (&p.interface, &p.device) {
+            (Some(interface), _) => interface.tx_dropped,
+            (None, Some(device)) => device.tx_dropped(),
+            (None, None) => 0,
+        },
     }
 }
 
-/// Frames the interface dropped on receive that the port did not count. An XDP
-/// program's redirect to a full AF_XDP ring is a receive drop of the interface too,
-/// so on an AF_XDP port the interface's count includes the port's; an AF_PACKET
-/// socket's drops are the socket's alone.
+/// Frames the interface (or a DPDK port's device) dropped on receive that the port
+/// did not count. An XDP program's redirect to a full AF_XDP ring is a receive drop of
+/// the interface too, so on an AF_XDP port the interface's count includes the port's;
+/// an AF_PACKET socket's drops are the socket's alone.
 fn interface_rx_drops(p: &PortReport, port_dropped: u64) -> u64 {
-    if p.spec.starts_with("afxdp:") {
-        p.interface.rx_dropped.saturating_sub(port_dropped)
-    } else {
-        p.interface.rx_dropped
+    match (&p.interface, &p.device) {
+        (Some(interface), _) if p.spec.starts_with("afxdp:") => {
+            interface.rx_dropped.saturating_sub(port_dropped)
+        }
+        (Some(interface), _) => interface.rx_dropped,
+        (None, Some(device)) => device.rx_dropped(),
+        (None, None) => 0,
     }
 }
 

@@ -25,7 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Options of `das dedup`.
 #[derive(Debug, Args)]
 pub struct DedupArgs {
-    /// The port from node i, once per node in node order: afpacket:IFACE.
+    /// The port from node i, once per node in node order: afpacket:IFACE, afxdp:IFACE
+    /// or dpdk:NAME.
     #[arg(long = "node", value_name = "PORT", required = true)]
     nodes: Vec<PortSpec>,
 
@@ -33,7 +34,8 @@ pub struct DedupArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "to")]
     out: Option<PathBuf>,
 
-    /// Send the unique packets (the original frames) out of this port: afpacket:IFACE.
+    /// Send the unique packets (the original frames) out of this port:
+    /// afpacket:IFACE, afxdp:IFACE or dpdk:NAME.
     #[arg(long, value_name = "PORT")]
     to: Option<PortSpec>,
 
@@ -77,18 +79,19 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
         notify: !args.no_notices,
         content: None,
     })?;
-    let end = args.stage.input_end()?;
+    let specs: Vec<&PortSpec> = args.nodes.iter().chain(&args.to).collect();
+    let ports = args.stage.ports(&specs)?;
     let mut node_ports = args
         .nodes
         .iter()
         .enumerate()
         .map(|(i, spec)| {
             let tx = usize::from(!args.no_notices);
-            NetPort::open(&format!("node{i}"), spec, RxLayout::DasQueues(2), tx, &end)
+            ports.open(&format!("node{i}"), spec, RxLayout::DasQueues(2), tx)
         })
         .collect::<Result<Vec<_>>>()?;
     let mut out_net = match &args.to {
-        Some(spec) => Some(NetPort::open("output", spec, RxLayout::None, 1, &end)?),
+        Some(spec) => Some(ports.open("output", spec, RxLayout::None, 1)?),
         None => None,
     };
     let mut out_file: Box<dyn Port> = match &args.out {
@@ -141,6 +144,7 @@ pub fn run(args: DedupArgs) -> Result<ExitCode> {
     )?;
     args.stage.ready("dedup");
     let report = handle.join().context("dedup")?;
+    NetPort::wait_until_read("dedup", &out_net);
     done.store(true, Ordering::Release);
     let notices = notice_thread
         .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))

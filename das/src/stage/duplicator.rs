@@ -22,11 +22,12 @@ node's port steers each copy to its queue by it. The overload guard and the hedg
 scheme read the nodes' queues, which a separate process cannot see: here the guard \
 never trips and hedged is refused.")]
 pub struct DuplicatorArgs {
-    /// Where the traffic comes in: afpacket:IFACE.
+    /// Where the traffic comes in: afpacket:IFACE, afxdp:IFACE or dpdk:NAME.
     #[arg(long = "in", value_name = "PORT")]
     input: PortSpec,
 
-    /// The port towards node i, once per node in node order: afpacket:IFACE.
+    /// The port towards node i, once per node in node order: afpacket:IFACE,
+    /// afxdp:IFACE or dpdk:NAME.
     #[arg(long = "node", value_name = "PORT", required = true)]
     nodes: Vec<PortSpec>,
 
@@ -62,13 +63,14 @@ pub fn run(args: DuplicatorArgs) -> Result<ExitCode> {
     if args.id == 255 {
         bail!("--id 255 is reserved (it marks frames without a duplicator)");
     }
-    let end = args.stage.input_end()?;
-    let mut input = NetPort::open("input", &args.input, RxLayout::Fanout(1), 0, &end)?;
+    let specs: Vec<&PortSpec> = std::iter::once(&args.input).chain(&args.nodes).collect();
+    let ports = args.stage.ports(&specs)?;
+    let mut input = ports.open("input", &args.input, RxLayout::Fanout(1), 0)?;
     let mut node_ports = args
         .nodes
         .iter()
         .enumerate()
-        .map(|(i, spec)| NetPort::open(&format!("node{i}"), spec, RxLayout::None, 2, &end))
+        .map(|(i, spec)| ports.open(&format!("node{i}"), spec, RxLayout::None, 2))
         .collect::<Result<Vec<_>>>()?;
     let outputs = node_ports
         .iter_mut()
@@ -91,6 +93,7 @@ pub fn run(args: DuplicatorArgs) -> Result<ExitCode> {
     let handle = duplicator::spawn(duplicator, input.rx(0)?, pool, args.stage.batch)?;
     args.stage.ready("duplicator");
     let report = handle.join().context("duplicator")?;
+    NetPort::wait_until_read("duplicator", &node_ports);
     eprintln!(
         "das duplicator: {} packets in, {} primaries and {} duplicates out to {} nodes",
         count(report.counters.received),

@@ -13,6 +13,8 @@
 //! writes its report (JSON with `--report`) and exits.
 
 pub mod dedup;
+#[cfg(feature = "dpdk")]
+mod dpdk_ports;
 pub mod duplicator;
 pub mod notices;
 pub mod ports;
@@ -28,6 +30,7 @@ use dataplane::input_end::InputEnd;
 
 pub use dedup::{DedupArgs, DedupStageReport};
 pub use duplicator::{DuplicatorArgs, DuplicatorStageReport};
+use ports::{PortSpec, StagePorts};
 pub use replay::{ReplayArgs, ReplayReport};
 pub use worker::{WorkerArgs, WorkerReport};
 
@@ -49,16 +52,23 @@ pub struct StageArgs {
     /// Packets per batch (1 to 256).
     #[arg(long, default_value_t = dataplane::DEFAULT_BATCH, value_name = "N")]
     batch: usize,
+
+    /// The DPDK configuration folder that dpdk:NAME ports come from: eal.toml (the
+    /// EAL of this process), ports.toml (NAME is one of its ports) and flow-rules.toml,
+    /// as `das dpdk-config` checks them.
+    #[arg(long, default_value = "dpdk-config", value_name = "DIR")]
+    dpdk_config: PathBuf,
 }
 
 impl StageArgs {
-    /// The end-of-input decision of this process, stopped by SIGINT and SIGTERM.
-    fn input_end(&self) -> Result<InputEnd> {
+    /// The ports of this process, for `specs`: their inputs end after the idle time
+    /// or on SIGINT and SIGTERM; DPDK starts here when one of them is a DPDK port.
+    fn ports(&self, specs: &[&PortSpec]) -> Result<StagePorts> {
         dataplane::Batch::with_capacity(self.batch).context("--batch")?;
         let end = InputEnd::after_idle(self.idle_exit);
-        let on_signal = end.clone();
-        ctrlc::set_handler(move || on_signal.stop()).context("installing the signal handler")?;
-        Ok(end)
+        let ports = StagePorts::new(end.clone(), &self.dpdk_config, specs)?;
+        ctrlc::set_handler(move || end.stop()).context("installing the signal handler")?;
+        Ok(ports)
     }
 
     /// Says on stderr that the stage's ports are open and its threads run, so a

@@ -41,6 +41,9 @@ pub struct NoticesReceived {
     pub malformed: u64,
     /// Notices dropped because the node's channel was full.
     pub channel_dropped: u64,
+    /// Notices read and discarded because the node takes none (`--no-purge`, on a
+    /// link that must be read anyway).
+    pub ignored: u64,
 }
 
 /// Sends what dedup puts in `channels[i]` to node `i` on `links[i]`, until `done` is set
@@ -95,10 +98,11 @@ pub fn spawn_sender(
         })
 }
 
-/// Hands the notices of the frames `link` receives to `channel`, until `link` ends.
+/// Hands the notices of the frames `link` receives to `channel`, until `link` ends;
+/// without a channel, reads and discards them (counted as ignored).
 pub fn spawn_receiver(
     mut link: Box<dyn RxQueue>,
-    mut channel: CompletionSender,
+    mut channel: Option<CompletionSender>,
     pool: BufPool,
 ) -> std::io::Result<JoinHandle<Result<NoticesReceived, PortError>>> {
     std::thread::Builder::new()
@@ -108,7 +112,7 @@ pub fn spawn_receiver(
             let mut batch = Batch::with_capacity(16).expect("16 is a valid batch size");
             let mut got = NoticesReceived::default();
             let mut notices = Vec::new();
-            let counters = channel.counters();
+            let counters = channel.as_ref().map(CompletionSender::counters);
             loop {
                 match link.rx_burst(&mut batch, &mut bufs)? {
                     RxOutcome::Received(_) => {
@@ -125,14 +129,17 @@ pub fn spawn_receiver(
                         }
                         batch.free_into(&mut bufs);
                         got.notices += notices.len() as u64;
-                        channel.send(&notices);
+                        match &mut channel {
+                            Some(channel) => channel.send(&notices),
+                            None => got.ignored += notices.len() as u64,
+                        }
                         notices.clear();
                     }
                     RxOutcome::Idle => std::thread::sleep(POLL),
                     RxOutcome::Ended => break,
                 }
             }
-            got.channel_dropped = counters.dropped.get();
+            got.channel_dropped = counters.map_or(0, |c| c.dropped.get());
             Ok(got)
         })
 }

@@ -1,5 +1,7 @@
 //! The network ports stage processes open, named on the command line.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::str::FromStr;
 
 use afxdp::{AfXdpConfig, AfXdpPort};
@@ -8,6 +10,9 @@ use dataplane::afpacket::{AfPacketConfig, AfPacketPort, RxLayout};
 use dataplane::input_end::{EndingRxQueue, InputEnd};
 use dataplane::port::{Port, PortStats, RxQueue, TxQueue};
 
+#[cfg(feature = "dpdk")]
+use super::dpdk_ports::{DpdkNetPort, DpdkStage};
+
 /// A network port as the command line names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortSpec {
@@ -15,13 +20,16 @@ pub enum PortSpec {
     AfPacket(String),
     /// `afxdp:IFACE`: AF_XDP sockets on a Linux interface, steered by an XDP program.
     AfXdp(String),
+    /// `dpdk:NAME`: the port NAME of the stage's DPDK configuration (`ports.toml`).
+    Dpdk(String),
 }
 
 impl PortSpec {
-    /// The interface the port is on.
-    pub fn interface(&self) -> &str {
+    /// The Linux interface the port is on (none for a DPDK port).
+    pub fn interface(&self) -> Option<&str> {
         match self {
-            PortSpec::AfPacket(iface) | PortSpec::AfXdp(iface) => iface,
+            PortSpec::AfPacket(iface) | PortSpec::AfXdp(iface) => Some(iface),
+            PortSpec::Dpdk(_) => None,
         }
     }
 }
@@ -30,23 +38,39 @@ impl FromStr for PortSpec {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let make = match text.split_once(':') {
-            Some(("afpacket", _)) => PortSpec::AfPacket,
-            Some(("afxdp", _)) => PortSpec::AfXdp,
-            _ => {
-                return Err(format!(
-                    "{text:?}: expected afpacket:IFACE or afxdp:IFACE (e.g. afpacket:veth0)"
-                ));
-            }
+        let Some((kind, name)) = text.split_once(':') else {
+            return Err(expected(text));
         };
-        let iface = text.split_once(':').map_or("", |(_, i)| i);
-        if !valid_interface(iface) {
-            return Err(format!(
-                "{iface:?} is not an interface name (1 to 15 characters, no '/', ':' or spaces)"
-            ));
+        match kind {
+            "afpacket" | "afxdp" => {
+                if !valid_interface(name) {
+                    return Err(format!(
+                        "{name:?} is not an interface name (1 to 15 characters, no '/', ':' or \
+                         spaces)"
+                    ));
+                }
+                Ok(if kind == "afpacket" {
+                    PortSpec::AfPacket(name.to_string())
+                } else {
+                    PortSpec::AfXdp(name.to_string())
+                })
+            }
+            "dpdk" => {
+                if !valid_dpdk_port(name) {
+                    return Err(format!(
+                        "{name:?} is not a DPDK port name (a [[port]] name of ports.toml: \
+                         letters, digits, '_' and '-')"
+                    ));
+                }
+                Ok(PortSpec::Dpdk(name.to_string()))
+            }
+            _ => Err(expected(text)),
         }
-        Ok(make(iface.to_string()))
     }
+}
+
+fn expected(text: &str) -> String {
+    format!("{text:?}: expected afpacket:IFACE, afxdp:IFACE or dpdk:NAME (e.g. afpacket:veth0)")
 }
 
 impl std::fmt::Display for PortSpec {
@@ -54,6 +78,7 @@ impl std::fmt::Display for PortSpec {
         match self {
             PortSpec::AfPacket(iface) => write!(f, "afpacket:{iface}"),
             PortSpec::AfXdp(iface) => write!(f, "afxdp:{iface}"),
+            PortSpec::Dpdk(name) => write!(f, "dpdk:{name}"),
         }
     }
 }
@@ -64,24 +89,59 @@ fn valid_interface(name: &str) -> bool {
         && !name.chars().any(char::is_whitespace)
 }
 
-/// An open network port and the kernel's counters of its interface when it opened.
-pub struct NetPort {
-    port: Box<dyn Port>,
-    spec: PortSpec,
-    end: InputEnd,
-    interface_at_open: InterfaceStats,
+/// The names `ports.toml` accepts.
+fn valid_dpdk_port(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-impl NetPort {
+/// The ports of one stage process: when their inputs end, and the process's DPDK
+/// (started once, from the stage's `--dpdk-config` folder, when a port is `dpdk:`).
+pub struct StagePorts {
+    end: InputEnd,
+    #[cfg(feature = "dpdk")]
+    dpdk: Option<DpdkStage>,
+}
+
+impl StagePorts {
+    /// The ports of a process whose receive queues end as `end` decides. When one of
+    /// `specs` is a DPDK port, this loads the DPDK configuration in `dpdk_dir` and
+    /// starts the EAL; a das built without DPDK refuses such a port here.
+    pub fn new(end: InputEnd, dpdk_dir: &Path, specs: &[&PortSpec]) -> Result<Self> {
+        let dpdk_ports: Vec<&str> = specs
+            .iter()
+            .filter_map(|s| match s {
+                PortSpec::Dpdk(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        #[cfg(feature = "dpdk")]
+        let dpdk = (!dpdk_ports.is_empty())
+            .then(|| DpdkStage::start(dpdk_dir, &dpdk_ports))
+            .transpose()?;
+        #[cfg(not(feature = "dpdk"))]
+        if !dpdk_ports.is_empty() {
+            let _ = dpdk_dir;
+            bail!("{}", crate::dpdk_cmd::WITHOUT_DPDK);
+        }
+        Ok(StagePorts {
+            end,
+            #[cfg(feature = "dpdk")]
+            dpdk,
+        })
+    }
+
+    /// When the process's inputs end.
+    pub fn end(&self) -> &InputEnd {
+        &self.end
+    }
+
     /// Opens `spec` named `name`, with receive queues laid out as `rx` and `tx`
-    /// transmit queues; receive queues end as `end` decides.
-    pub fn open(
-        name: &str,
-        spec: &PortSpec,
-        rx: RxLayout,
-        tx: usize,
-        end: &InputEnd,
-    ) -> Result<Self> {
+    /// transmit queues; receive queues end as the process's end-of-input decides.
+    pub fn open(&self, name: &str, spec: &PortSpec, rx: RxLayout, tx: usize) -> Result<NetPort> {
+        let end = &self.end;
         let port: Box<dyn Port> = match spec {
             PortSpec::AfPacket(iface) => {
                 let config = AfPacketConfig {
@@ -110,42 +170,142 @@ impl NetPort {
                 };
                 Box::new(AfXdpPort::open(config).with_context(|| format!("cannot open {spec}"))?)
             }
+            PortSpec::Dpdk(port) => {
+                #[cfg(feature = "dpdk")]
+                {
+                    let dpdk = self
+                        .dpdk
+                        .as_ref()
+                        .with_context(|| format!("{spec}: DPDK was not started for it"))?;
+                    return Ok(NetPort {
+                        spec: spec.clone(),
+                        inner: Inner::Dpdk(Box::new(dpdk.open(port, rx, tx, end)?)),
+                    });
+                }
+                #[cfg(not(feature = "dpdk"))]
+                bail!("cannot open dpdk:{port}: {}", crate::dpdk_cmd::WITHOUT_DPDK);
+            }
         };
+        let iface = spec.interface().unwrap_or_default();
         Ok(NetPort {
-            port,
             spec: spec.clone(),
-            end: end.clone(),
-            interface_at_open: InterfaceStats::read(spec.interface()),
+            inner: Inner::Kernel {
+                port,
+                // AF_PACKET queues carry the end-of-input decision themselves.
+                ending: matches!(spec, PortSpec::AfXdp(_)).then(|| end.clone()),
+                interface_at_open: InterfaceStats::read(iface),
+            },
         })
     }
+}
 
+/// An open network port.
+pub struct NetPort {
+    spec: PortSpec,
+    inner: Inner,
+}
+
+enum Inner {
+    /// A port on a Linux interface, and the kernel's counters of the interface when
+    /// it opened.
+    Kernel {
+        port: Box<dyn Port>,
+        /// The end-of-input decision its receive queues are wrapped in, for backends
+        /// whose queues do not carry it.
+        ending: Option<InputEnd>,
+        interface_at_open: InterfaceStats,
+    },
+    /// A DPDK port.
+    #[cfg(feature = "dpdk")]
+    Dpdk(Box<DpdkNetPort>),
+}
+
+impl NetPort {
     /// Takes receive queue `q`, ending as the process's end-of-input decides.
     pub fn rx(&mut self, q: usize) -> Result<Box<dyn RxQueue>> {
-        let queue = self.port.take_rx_queue(q)?;
-        Ok(match self.spec {
-            // AF_PACKET queues carry the decision themselves.
-            PortSpec::AfPacket(_) => queue,
-            PortSpec::AfXdp(_) => Box::new(EndingRxQueue::new(queue, self.end.clone())),
+        Ok(match &mut self.inner {
+            Inner::Kernel { port, ending, .. } => {
+                let queue = port.take_rx_queue(q)?;
+                match ending {
+                    Some(end) => Box::new(EndingRxQueue::new(queue, end.clone())),
+                    None => queue,
+                }
+            }
+            #[cfg(feature = "dpdk")]
+            Inner::Dpdk(port) => port.rx(q)?,
         })
     }
 
     /// Takes transmit queue `q`.
     pub fn tx(&mut self, q: usize) -> Result<Box<dyn TxQueue>> {
-        Ok(self.port.take_tx_queue(q)?)
+        Ok(match &mut self.inner {
+            Inner::Kernel { port, .. } => port.take_tx_queue(q)?,
+            #[cfg(feature = "dpdk")]
+            Inner::Dpdk(port) => port.tx(q)?,
+        })
     }
 
-    /// The port's counters and what the interface counted since the port opened.
+    /// The port's counters, and what the interface (or the DPDK device) counted since
+    /// the port opened.
     pub fn report(&self) -> PortReport {
-        PortReport {
-            spec: self.spec.to_string(),
-            port: self.port.stats(),
-            interface: InterfaceStats::read(self.spec.interface()).since(&self.interface_at_open),
+        match &self.inner {
+            Inner::Kernel {
+                port,
+                interface_at_open,
+                ..
+            } => PortReport {
+                spec: self.spec.to_string(),
+                port: port.stats(),
+                interface: Some(
+                    InterfaceStats::read(self.spec.interface().unwrap_or_default())
+                        .since(interface_at_open),
+                ),
+                device: None,
+            },
+            #[cfg(feature = "dpdk")]
+            Inner::Dpdk(port) => PortReport {
+                spec: self.spec.to_string(),
+                port: port.stats(),
+                interface: None,
+                device: Some(port.device_report()),
+            },
         }
     }
 
     /// The port's counters.
     pub fn stats(&self) -> PortStats {
-        self.port.stats()
+        match &self.inner {
+            Inner::Kernel { port, .. } => port.stats(),
+            #[cfg(feature = "dpdk")]
+            Inner::Dpdk(port) => port.stats(),
+        }
+    }
+
+    /// Called once the stage sent its last frame on `ports`: returns when each peer
+    /// has had the chance to take every frame. Kernel ports hand their frames to the
+    /// kernel, which keeps them; a DPDK port on `net_memif` waits until its peer
+    /// process closed the link, because the rings live in memory that either side's
+    /// leaving frees. The device counters of every port are read first, while the
+    /// links are up.
+    pub fn wait_until_read<'a>(stage: &str, ports: impl IntoIterator<Item = &'a NetPort>) {
+        #[cfg(feature = "dpdk")]
+        {
+            let dpdk: Vec<(&DpdkNetPort, &PortSpec)> = ports
+                .into_iter()
+                .filter_map(|p| match &p.inner {
+                    Inner::Dpdk(port) => Some((port.as_ref(), &p.spec)),
+                    Inner::Kernel { .. } => None,
+                })
+                .collect();
+            for (port, _) in &dpdk {
+                port.read_device();
+            }
+            for (port, spec) in dpdk {
+                port.wait_until_read(stage, spec);
+            }
+        }
+        #[cfg(not(feature = "dpdk"))]
+        let _ = (stage, ports.into_iter());
     }
 }
 
@@ -156,8 +316,55 @@ pub struct PortReport {
     pub spec: String,
     /// Counters per queue.
     pub port: PortStats,
-    /// The interface's own counters over the run (frames the link itself dropped).
-    pub interface: InterfaceStats,
+    /// A kernel port's interface: its own counters over the run (frames the link
+    /// itself dropped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<InterfaceStats>,
+    /// A DPDK port's device: its own counters over the run, drops by reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceReport>,
+}
+
+/// A DPDK device's counters over a run (`rte_eth_stats`), and how its receive queues
+/// were steered.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DeviceReport {
+    /// The device (`net_memif0`, a PCI address).
+    pub device: String,
+    /// How frames reach the receive queues: `device`, `rte_flow` or `software`, with
+    /// the reason when software.
+    pub steering: String,
+    /// Frames the device received.
+    pub rx_packets: u64,
+    /// Bytes the device received.
+    pub rx_bytes: u64,
+    /// Frames the device sent.
+    pub tx_packets: u64,
+    /// Bytes the device sent.
+    pub tx_bytes: u64,
+    /// Frames the device dropped, by reason (`rx_missed`: a receive ring was full,
+    /// `rx_no_mbuf`, `rx_errors`, `tx_errors`); these are counted by no queue.
+    pub dropped: BTreeMap<String, u64>,
+}
+
+impl DeviceReport {
+    /// Frames the device dropped on receive.
+    pub fn rx_dropped(&self) -> u64 {
+        self.dropped_by("rx_")
+    }
+
+    /// Frames the device failed to send.
+    pub fn tx_dropped(&self) -> u64 {
+        self.dropped_by("tx_")
+    }
+
+    fn dropped_by(&self, direction: &str) -> u64 {
+        self.dropped
+            .iter()
+            .filter(|(reason, _)| reason.starts_with(direction))
+            .map(|(_, n)| n)
+            .sum()
+    }
 }
 
 /// The kernel's counters of an interface, as `/proc/net/dev` gives them for the
@@ -239,8 +446,25 @@ mod tests {
             "veth0"
                 .parse::<PortSpec>()
                 .unwrap_err()
-                .contains("expected afpacket:IFACE or afxdp:IFACE")
+                .contains("expected afpacket:IFACE, afxdp:IFACE or dpdk:NAME")
         );
+        assert!("netmap:x".parse::<PortSpec>().is_err());
+        assert_eq!(
+            "dpdk:node0".parse::<PortSpec>(),
+            Ok(PortSpec::Dpdk("node0".into()))
+        );
+        assert!(
+            "dpdk:"
+                .parse::<PortSpec>()
+                .unwrap_err()
+                .contains("not a DPDK port name")
+        );
+        assert!("dpdk:a b".parse::<PortSpec>().is_err());
+        assert_eq!(
+            PortSpec::Dpdk("dup-node1".into()).to_string(),
+            "dpdk:dup-node1"
+        );
+        assert_eq!(PortSpec::Dpdk("x".into()).interface(), None);
         assert_eq!(
             "afxdp:ids0".parse::<PortSpec>(),
             Ok(PortSpec::AfXdp("ids0".into()))

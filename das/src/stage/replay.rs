@@ -23,7 +23,7 @@ use crate::report::count;
 /// Options of `das replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Where the traffic goes: afpacket:IFACE.
+    /// Where the traffic goes: afpacket:IFACE, afxdp:IFACE or dpdk:NAME.
     #[arg(long, value_name = "PORT")]
     to: PortSpec,
 
@@ -71,7 +71,7 @@ pub struct ReplayReport {
 /// Runs `das replay`.
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let capture = args.capture.replay(args.pace)?;
-    let end = args.stage.input_end()?;
+    let ports = args.stage.ports(&[&args.to])?;
     let (mut source, description): (Box<dyn Port>, String) = match (capture, args.packets) {
         (Some((path, replay)), None) => {
             let port = PcapPort::open("source", &path, replay)
@@ -108,7 +108,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             )
         }
     };
-    let mut out = NetPort::open("output", &args.to, RxLayout::None, 1, &end)?;
+    let mut out = ports.open("output", &args.to, RxLayout::None, 1)?;
     let mut rx = source.take_rx_queue(0)?;
     if let Some(limit) = args.limit {
         rx = Box::new(TimeLimited {
@@ -124,6 +124,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         .with_context(|| format!("sending to {}", args.to))?;
     let elapsed_secs = started.elapsed().as_secs_f64();
     drop(tx);
+    NetPort::wait_until_read("replay", [&out]);
     eprintln!(
         "das replay: sent {} packets ({} bytes) to {} in {elapsed_secs:.2} s ({} packets/s)",
         count(sent.packets),

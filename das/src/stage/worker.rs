@@ -35,11 +35,13 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "N")]
     index: usize,
 
-    /// Where copies come from the duplicator: afpacket:IFACE.
+    /// Where copies come from the duplicator: afpacket:IFACE, afxdp:IFACE or
+    /// dpdk:NAME.
     #[arg(long = "in", value_name = "PORT")]
     input: PortSpec,
 
-    /// Where inspected packets go to dedup: afpacket:IFACE.
+    /// Where inspected packets go to dedup (and completion notices come back from
+    /// it): afpacket:IFACE, afxdp:IFACE or dpdk:NAME.
     #[arg(long = "out", value_name = "PORT")]
     output: PortSpec,
 
@@ -91,7 +93,8 @@ pub struct WorkerArgs {
 pub struct WorkerReport {
     /// The node's counters.
     pub node: NodeReport,
-    /// Completion notices from dedup (none with --no-purge).
+    /// Completion notices from dedup (none with --no-purge, unless they come on a
+    /// DPDK output, which reads and discards them).
     pub notices: Option<NoticesReceived>,
     /// The straggler, if one ran.
     pub straggler: Option<StragglerReport>,
@@ -101,7 +104,9 @@ pub struct WorkerReport {
     pub input: PortReport,
     /// The port to dedup.
     pub output: PortReport,
-    /// The port completion notices came in on (none with --no-purge).
+    /// The socket completion notices came in on, beside a kernel output (none with
+    /// --no-purge; a DPDK output takes them on its own receive queue and counts them
+    /// in `output`).
     pub notice_port: Option<PortReport>,
 }
 
@@ -130,21 +135,34 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         .map(|f| NodeCgroup::create(args.index, f, args.sched == SchedMode::Os).map(Arc::new))
         .transpose()
         .context("--node-capacity")?;
-    let end = args.stage.input_end()?;
-    let mut input = NetPort::open("input", &args.input, RxLayout::DasQueues(2), 0, &end)?;
-    let mut output = NetPort::open("output", &args.output, RxLayout::None, 2, &end)?;
+    let ports = args.stage.ports(&[&args.input, &args.output])?;
+    let mut input = ports.open("input", &args.input, RxLayout::DasQueues(2), 0)?;
     let pool = BufPool::default();
-    // Notices come on the output's interface, on an AF_PACKET socket of their own
-    // (whatever the output's backend: an XDP program passes them to the kernel).
-    let (notice_port, notice_rx, notice_thread) = if args.no_purge {
-        (None, None, None)
-    } else {
-        let spec = PortSpec::AfPacket(args.output.interface().to_string());
-        let mut port = NetPort::open("notices", &spec, RxLayout::Notices, 0, &end)?;
-        let (tx, rx) = completion_channel(notices::CHANNEL_CAPACITY);
-        let thread = notices::spawn_receiver(port.rx(0)?, tx, pool.clone())?;
-        (Some(port), Some(rx), Some(thread))
+    // Notices come back on the output's link. A DPDK output takes them on its own
+    // receive queue, which is read even with --no-purge (a memif peer waits for room
+    // there); beside a kernel output they come on an AF_PACKET socket of their own on
+    // its interface (whatever the backend: an XDP program passes them to the kernel).
+    let output_rx = match args.output.interface() {
+        None => RxLayout::Notices,
+        Some(_) => RxLayout::None,
     };
+    let mut output = ports.open("output", &args.output, output_rx, 2)?;
+    let (notice_tx, notice_rx) = (!args.no_purge)
+        .then(|| completion_channel(notices::CHANNEL_CAPACITY))
+        .unzip();
+    let (notice_port, notice_link) = match args.output.interface() {
+        None => (None, Some(output.rx(0)?)),
+        Some(_) if args.no_purge => (None, None),
+        Some(iface) => {
+            let spec = PortSpec::AfPacket(iface.to_string());
+            let mut port = ports.open("notices", &spec, RxLayout::Notices, 0)?;
+            let link = port.rx(0)?;
+            (Some(port), Some(link))
+        }
+    };
+    let notice_thread = notice_link
+        .map(|link| notices::spawn_receiver(link, notice_tx, pool.clone()))
+        .transpose()?;
     let origin_ns = dataplane::clock::monotonic_ns();
     let io = NodeIo {
         primary_rx: vec![input.rx(0)?],
@@ -173,7 +191,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
     // The straggler's window counts from the first packet: the node starts before the
     // traffic does, by however long the launcher takes.
     let straggler = match straggler {
-        Some(s) if first_packet(&end) => {
+        Some(s) if first_packet(ports.end()) => {
             let class = args.sched.straggler_class();
             let origin = dataplane::clock::monotonic_ns();
             Some(
@@ -184,6 +202,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         _ => None,
     };
     let node = node.join().context("node")?;
+    NetPort::wait_until_read("worker", [&output]);
     let notices = notice_thread
         .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
         .transpose()
