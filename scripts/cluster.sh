@@ -84,7 +84,7 @@ runtime_dirs() {
 dpdk_leftovers() {
     [ "$ports" = dpdk ] || return 0
     local left
-    mapfile -t left < <(ls -d "$dpdk"/*.sock 2>/dev/null; runtime_dirs)
+    mapfile -t left < <(ls -d "$dpdk"/*.sock 2>/dev/null || true; runtime_dirs)
     if [ ${#left[@]} -gt 0 ]; then
         echo "cluster.sh: DPDK left behind (removed now): ${left[*]}" >&2
         rm -rf "${left[@]}"
