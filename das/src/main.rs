@@ -59,7 +59,7 @@ enum Command {
     /// scheme (and a straggler), and write goodput, latency and plots.
     Experiment(experiment::ExperimentArgs),
     /// The traffic source as a process: send a capture or generated traffic out of a
-    /// network port (afpacket:IFACE).
+    /// network port (afpacket:IFACE, afxdp:IFACE or dpdk:NAME).
     Replay(stage::ReplayArgs),
     /// The duplicator as a process: traffic in on one port, each node's copies out on
     /// its port.

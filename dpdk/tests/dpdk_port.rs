@@ -40,10 +40,23 @@ fn eal_config() -> EalConfig {
         no_huge: true,
         no_pci: true,
         file_prefix: Some(format!("das-test-{}", std::process::id())),
-        vdevs: vec!["net_ring0".into(), "net_ring1".into(), "net_null0".into()],
+        vdevs: vec![
+            "net_ring0".into(),
+            "net_ring1".into(),
+            "net_null0".into(),
+            // A memif pair within this process, over an abstract socket (no file).
+            format!("net_memif0,role=server,socket={}", memif_socket(0)),
+            format!("net_memif1,role=client,socket={}", memif_socket(0)),
+            format!("net_memif2,role=server,socket={}", memif_socket(2)),
+        ],
         log_level: Some("warning".into()),
         ..EalConfig::default()
     }
+}
+
+/// The name of this test's memif socket `n`.
+fn memif_socket(n: u32) -> String {
+    format!("das-test-{}-{n}.sock", std::process::id())
 }
 
 fn port_config(name: &str, device: &str, rx_queues: u16, tx_queues: u16) -> PortConfig {
@@ -119,6 +132,7 @@ fn dpdk_port_on_virtual_devices() {
     ring_loop_is_byte_for_byte(eal, &mut bufs);
     das_frames_are_steered_in_software(eal, &mut bufs);
     null_device_sinks_and_sources(eal, &mut bufs);
+    memif_links_come_up_and_lose_their_peer(eal, &mut bufs);
     one_eal_per_process(eal, &config);
 }
 
@@ -302,6 +316,60 @@ fn null_device_sinks_and_sources(eal: &Eal, bufs: &mut BufCache) {
         DpdkPort::open(eal, &other_port, Some(&rules)),
         Err(DpdkError::Config { .. })
     ));
+}
+
+/// Waits up to 5 s for `what`.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed().as_secs() < 5, "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// A memif pair (the server started first, as between two processes): its link is
+/// down until the client starts, then frames cross byte for byte; once the server's
+/// port is gone the client's link goes down and its transmit queue drops what it is
+/// given as `node_down` instead of waiting for a peer that will not come back. An MTU
+/// beyond memif's is refused by name.
+fn memif_links_come_up_and_lose_their_peer(eal: &Eal, bufs: &mut BufCache) {
+    match DpdkPort::open(eal, &port_config("big", "net_memif2", 1, 1), None) {
+        Err(DpdkError::Config { reason, .. }) => {
+            assert!(reason.contains("takes at most 1500"), "{reason}");
+        }
+        other => panic!("memif takes an MTU of 1500 at most, yet opening gave {other:?}"),
+    }
+    let memif = |name: &str, device: &str| PortConfig {
+        mtu: 1500,
+        ..port_config(name, device, 1, 1)
+    };
+    let mut server = DpdkPort::open(eal, &memif("server", "net_memif0"), None).unwrap();
+    assert!(!server.link_up(), "no client yet");
+    let mut client = DpdkPort::open(eal, &memif("client", "net_memif1"), None).unwrap();
+    wait_until("the link is up", || client.link_up() && server.link_up());
+
+    let frames: Vec<Vec<u8>> = (0..500).map(|i| frame(i, 60 + (i * 3) % 1400)).collect();
+    let mut tx = client.take_tx_queue(0).unwrap();
+    let mut rx = server.take_rx_queue(0).unwrap();
+    let got = send_and_receive(&frames, tx.as_mut(), rx.as_mut(), bufs);
+    assert_eq!(got.len(), frames.len());
+    assert!(got == frames, "frames differ across memif");
+
+    drop(rx);
+    drop(server);
+    wait_until("the client sees the server gone", || !client.link_up());
+    let mut batch = Batch::with_capacity(32).unwrap();
+    for i in 0..10 {
+        batch.push(bufs.alloc_from(&frame(i, 100)).unwrap()).unwrap();
+    }
+    assert_eq!(tx.tx_burst(&mut batch, bufs).unwrap(), 10);
+    assert!(batch.is_empty());
+    let q = &client.stats().queues[0];
+    assert_eq!(q.tx_packets, 510);
+    assert_eq!(q.dropped.get("node_down"), Some(&10), "{q:?}");
+    // The driver frees the connection in the EAL's interrupt thread after it marks the
+    // link down: let it finish before the client's port closes.
+    std::thread::sleep(std::time::Duration::from_millis(100));
 }
 
 /// Starting the EAL again with the same arguments gives the running EAL; with other

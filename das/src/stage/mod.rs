@@ -1,10 +1,11 @@
 //! Stages as processes: `das replay`, `das duplicator`, `das worker` and `das dedup`.
 //!
 //! The one-process pipeline (`das run`) links its stages with in-memory rings. Here each
-//! stage runs alone and talks to its peers over network ports (AF_PACKET on a Linux
-//! interface: a veth into another network namespace, or a NIC), so the same cluster
-//! runs as one process per host: in network namespaces on one machine
-//! (`scripts/topology.sh`) or on a testbed. The job metadata travels in each frame
+//! stage runs alone and talks to its peers over network ports (AF_PACKET or AF_XDP on a
+//! Linux interface: a veth into another network namespace, or a NIC; or DPDK: a NIC, or
+//! a `net_memif` pair between two processes), so the same cluster runs as one process
+//! per host: in network namespaces on one machine (`scripts/topology.sh`) or on a
+//! testbed. The job metadata travels in each frame
 //! (docs/METADATA.md) and the receiving node's port steers each copy to its queue by
 //! the outer destination MAC, so the stages need nothing else from each other.
 //!
