@@ -322,7 +322,10 @@ fn null_device_sinks_and_sources(eal: &Eal, bufs: &mut BufCache) {
 fn wait_until(what: &str, done: impl Fn() -> bool) {
     let start = std::time::Instant::now();
     while !done() {
-        assert!(start.elapsed().as_secs() < 5, "timed out waiting until {what}");
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "timed out waiting until {what}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
@@ -360,7 +363,9 @@ fn memif_links_come_up_and_lose_their_peer(eal: &Eal, bufs: &mut BufCache) {
     wait_until("the client sees the server gone", || !client.link_up());
     let mut batch = Batch::with_capacity(32).unwrap();
     for i in 0..10 {
-        batch.push(bufs.alloc_from(&frame(i, 100)).unwrap()).unwrap();
+        batch
+            .push(bufs.alloc_from(&frame(i, 100)).unwrap())
+            .unwrap();
     }
     assert_eq!(tx.tx_burst(&mut batch, bufs).unwrap(), 10);
     assert!(batch.is_empty());

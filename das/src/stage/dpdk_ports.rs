@@ -97,31 +97,7 @@ impl DpdkStage {
             .ports
             .get(name)
             .with_context(|| format!("{spec}: no port `{name}` in {}", ports_file.display()))?;
-        let (wanted, what) = match rx {
-            RxLayout::None => (None, ""),
-            RxLayout::Fanout(n) => (Some(n), "its input"),
-            RxLayout::DasQueues(n) => (Some(n), "primaries on queue 0, duplicates on 1"),
-            RxLayout::Das => (Some(1), "every das copy"),
-            RxLayout::Notices => (Some(1), "completion notices"),
-        };
-        if let Some(n) = wanted.filter(|&n| n != usize::from(config.rx_queues)) {
-            bail!(
-                "{spec}: the port has {} receive queue{}, and this stage reads {n} ({what}): \
-                 set rx_queues = {n} for it in {}",
-                config.rx_queues,
-                if config.rx_queues == 1 { "" } else { "s" },
-                ports_file.display()
-            );
-        }
-        if tx > usize::from(config.tx_queues) {
-            bail!(
-                "{spec}: the port has {} transmit queue{}, and this stage sends on {tx}: set \
-                 tx_queues = {tx} for it in {}",
-                config.tx_queues,
-                if config.tx_queues == 1 { "" } else { "s" },
-                ports_file.display()
-            );
-        }
+        check_queues(&spec, config, rx, tx, &ports_file)?;
         let rules = match rx {
             RxLayout::DasQueues(n) => Some(self.queue_rules(name, n)),
             _ => None,
@@ -206,6 +182,45 @@ fn memif_role<'a>(eal: &'a EalConfig, device: &Device) -> Option<&'a str> {
             .find_map(|arg| arg.strip_prefix("role="))
             .unwrap_or("client"),
     )
+}
+
+/// Checks that the port `config` describes has the receive queues the stage reads as
+/// `rx` and at least the `tx` transmit queues it sends on; says which key of
+/// `ports_file` to set otherwise.
+fn check_queues(
+    spec: &PortSpec,
+    config: &PortConfig,
+    rx: RxLayout,
+    tx: usize,
+    ports_file: &Path,
+) -> Result<()> {
+    let plural = |n: u16| if n == 1 { "" } else { "s" };
+    let (wanted, what) = match rx {
+        RxLayout::None => (None, ""),
+        RxLayout::Fanout(n) => (Some(n), "its input"),
+        RxLayout::DasQueues(n) => (Some(n), "primaries on queue 0, duplicates on 1"),
+        RxLayout::Das => (Some(1), "every das copy"),
+        RxLayout::Notices => (Some(1), "completion notices"),
+    };
+    if let Some(n) = wanted.filter(|&n| n != usize::from(config.rx_queues)) {
+        bail!(
+            "{spec}: the port has {} receive queue{}, and this stage reads {n} ({what}): set \
+             rx_queues = {n} for it in {}",
+            config.rx_queues,
+            plural(config.rx_queues),
+            ports_file.display()
+        );
+    }
+    if tx > usize::from(config.tx_queues) {
+        bail!(
+            "{spec}: the port has {} transmit queue{}, and this stage sends on {tx}: set \
+             tx_queues = {tx} for it in {}",
+            config.tx_queues,
+            plural(config.tx_queues),
+            ports_file.display()
+        );
+    }
+    Ok(())
 }
 
 /// Waits until the port's link is up, at most [`LINK_TIMEOUT`] (or until a stop).
@@ -360,6 +375,42 @@ mod tests {
         notice[..6].copy_from_slice(&[0x02, 0x44, 0x41, 0x53, 0, 2]);
         notice[12..14].copy_from_slice(&0x88B5u16.to_be_bytes());
         assert_eq!(rules.queue_for(&notice), None);
+    }
+
+    #[test]
+    fn queue_counts_the_stage_needs_are_explained() {
+        let port = |rx_queues, tx_queues| PortConfig {
+            name: "dup".into(),
+            device: Device::Vdev("net_memif0".into()),
+            rx_queues,
+            tx_queues,
+            rx_descriptors: 512,
+            tx_descriptors: 512,
+            mbufs: 2047,
+            rss_key: dataplane::dpdk_config::RssKey::Symmetric,
+            mtu: 1500,
+        };
+        let spec = PortSpec::Dpdk("dup".into());
+        let file = Path::new("ids0/ports.toml");
+        let check = |config: &PortConfig, rx, tx| {
+            check_queues(&spec, config, rx, tx, file).map_err(|e| e.to_string())
+        };
+        assert!(check(&port(2, 1), RxLayout::DasQueues(2), 0).is_ok());
+        assert!(check(&port(1, 2), RxLayout::Notices, 2).is_ok());
+        assert!(check(&port(1, 4), RxLayout::None, 2).is_ok());
+        assert_eq!(
+            check(&port(1, 1), RxLayout::DasQueues(2), 0).unwrap_err(),
+            "dpdk:dup: the port has 1 receive queue, and this stage reads 2 (primaries on \
+             queue 0, duplicates on 1): set rx_queues = 2 for it in ids0/ports.toml"
+        );
+        assert!(
+            check(&port(2, 2), RxLayout::Notices, 2)
+                .unwrap_err()
+                .contains("reads 1 (completion notices): set rx_queues = 1")
+        );
+        assert!(check(&port(1, 1), RxLayout::None, 2).unwrap_err().contains(
+            "the port has 1 transmit queue, and this stage sends on 2: set tx_queues = 2"
+        ));
     }
 
     #[test]
