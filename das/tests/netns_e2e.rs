@@ -232,13 +232,25 @@ fn cluster_accounts_for_every_packet(ports: &str) {
 
     let (mut taken, mut purged) = (0, 0);
     for (i, w) in workers.iter().enumerate() {
-        lost += link(
+        let link_loss = link(
             &format!("duplicator -> node {i}"),
             &dup["nodes"][i],
             &w["input"],
         );
+        lost += link_loss;
         let queues = w["input"]["port"]["queues"].as_array().unwrap();
         let outq = w["output"]["port"]["queues"].as_array().unwrap();
+        if link_loss == 0 {
+            // Steering: each copy reached the queue the duplicator addressed it to
+            // (primaries on 0, duplicates on 1).
+            for (q, kind) in ["primaries", "duplicates"].iter().enumerate() {
+                assert_eq!(
+                    n(&queues[q]["rx_packets"]),
+                    n(&dup["duplicator"]["copies_per_node"][i][q]),
+                    "node {i}: {kind} on queue {q}"
+                );
+            }
+        }
         for (q, role) in ["primary", "secondary"].iter().enumerate() {
             let (received, forwarded) =
                 stage(&format!("node {i} {role}"), &w["node"][role]["counters"]);
