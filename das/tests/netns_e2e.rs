@@ -280,3 +280,80 @@ fn cluster_accounts_for_every_packet(ports: &str) {
         }
     }
 }
+
+/// A node dies mid-run: the duplicator sees its status frames stop, marks it down and
+/// sends its flows' primaries to their secondary node; with DAS every job already had
+/// a duplicate there, so (almost) every packet still leaves dedup.
+#[test]
+fn a_killed_node_fails_over_to_its_duplicates() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("dnkl{}-", std::process::id() % 100_000);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new("bash")
+        .current_dir(&root)
+        .args([
+            "scripts/cluster.sh",
+            "--prefix",
+            &prefix,
+            "--nf",
+            "forward",
+            "--kill-node",
+            "1:1",
+            "--das",
+            DAS,
+            "--out",
+        ])
+        .arg(dir.path())
+        .args(["--", "--flows", "400", "--seed", "3", "--pace", "20000pps"])
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "cluster.sh failed:\n{log}");
+    assert!(log.contains("killed node 1's worker"), "{log}");
+    assert!(
+        !dir.path().join("worker1.json").exists(),
+        "a killed worker wrote a report"
+    );
+
+    let replay = report(dir.path(), "replay");
+    let dup = report(dir.path(), "duplicator");
+    let dedup = report(dir.path(), "dedup");
+    let sent = n(&replay["sent"]["packets"]);
+    assert!(
+        sent > 20_000,
+        "replayed {sent} packets: the kill came after the traffic"
+    );
+    assert_eq!(
+        dup["duplicator"]["dead_nodes"],
+        serde_json::json!([1]),
+        "{dup}"
+    );
+    assert!(n(&dup["duplicator"]["failovers"]) > 0, "{dup}");
+    let down = dup["node_status"][1]["down_after_ms"].as_f64().unwrap();
+    assert!(
+        down > 500.0,
+        "node 1 marked down {down} ms after its first status"
+    );
+    assert!(dup["node_status"][0]["down_after_ms"].is_null(), "{dup}");
+    assert!(n(&dup["node_status"][0]["frames"]) > 50, "{dup}");
+    let unique = n(&dedup["dedup"]["counters"]["forwarded"]);
+    eprintln!(
+        "node 1 marked down {down:.0} ms after its first status; {} failovers; {unique} of {sent} packets delivered",
+        n(&dup["duplicator"]["failovers"])
+    );
+    // Lost: only what was in node 1's queues when it died and had no duplicate
+    // elsewhere yet.
+    assert!(
+        unique as f64 >= 0.98 * sent as f64,
+        "{unique} of {sent} packets delivered after node 1 died"
+    );
+    let w0 = report(dir.path(), "worker0");
+    assert!(
+        n(&w0["node"]["secondary"]["inspected"]) > 0,
+        "node 0's secondary inspected node 1's flows"
+    );
+}

@@ -2,15 +2,21 @@
 //! one port per IDS node.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use dataplane::BufPool;
 use dataplane::afpacket::RxLayout;
+use dataplane::health::NodeHealth;
+use dataplane::input_end::InputEnd;
 use duplicator::{Duplicator, DuplicatorConfig, DuplicatorReport, GuardConfig, NodeOutput, Scheme};
 
 use super::StageArgs;
 use super::ports::{NetPort, PortReport, PortSpec};
+use super::status::{self, StatusReceived};
 use crate::report::count;
 
 /// Options of `das duplicator`.
@@ -18,9 +24,12 @@ use crate::report::count;
 #[command(after_help = "\
 Each node port carries both copies of the node's jobs: the outer destination MAC \
 02:44:41:53:NN:QQ names node NN and queue QQ (0 primaries, 1 duplicates), and the \
-node's port steers each copy to its queue by it. The overload guard and the hedged \
-scheme read the nodes' queues, which a separate process cannot see: here the guard \
-never trips and hedged is refused.")]
+node's port steers each copy to its queue by it. Each worker sends a status frame \
+back every 10 ms (its heartbeat); a node heard from and then silent for \
+--node-timeout is marked down, and the duplicator sends its flows' primaries to their \
+secondary node instead (failover). The overload guard and the hedged scheme read the \
+nodes' queues, which a separate process cannot see: here the guard never trips and \
+hedged is refused.")]
 pub struct DuplicatorArgs {
     /// Where the traffic comes in: afpacket:IFACE.
     #[arg(long = "in", value_name = "PORT")]
@@ -39,6 +48,11 @@ pub struct DuplicatorArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     id: u8,
 
+    /// A node whose status frames stop for this long is taken for dead and its flows
+    /// fail over to their duplicates; 0 turns the watch off.
+    #[arg(long, default_value = "500ms", value_name = "DURATION", value_parser = crate::spec::duration)]
+    node_timeout: Duration,
+
     #[command(flatten)]
     stage: StageArgs,
 }
@@ -52,6 +66,10 @@ pub struct DuplicatorStageReport {
     pub input: PortReport,
     /// The port towards each node.
     pub nodes: Vec<PortReport>,
+    /// What each node said of itself (status frames; none with --node-timeout 0).
+    pub node_status: Vec<StatusReceived>,
+    /// The ports status frames came in on.
+    pub status_ports: Vec<PortReport>,
 }
 
 /// Runs `das duplicator`.
@@ -88,9 +106,61 @@ pub fn run(args: DuplicatorArgs) -> Result<ExitCode> {
         outputs,
     )?;
     let pool = BufPool::default();
+    // Each node's status frames, on an AF_PACKET socket of their own per node port,
+    // ended when the duplicator is (they would otherwise keep the input alive).
+    let health = NodeHealth::new(args.nodes.len());
+    let status_end = InputEnd::on_stop();
+    let done = Arc::new(AtomicBool::new(false));
+    let mut status_ports = Vec::new();
+    let mut watcher = None;
+    let duplicator = if args.node_timeout.is_zero() {
+        duplicator
+    } else {
+        let mut links = Vec::new();
+        for (i, spec) in args.nodes.iter().enumerate() {
+            let spec = PortSpec::AfPacket(spec.interface().to_string());
+            let mut port = NetPort::open(
+                &format!("status{i}"),
+                &spec,
+                RxLayout::Status,
+                0,
+                &status_end,
+            )?;
+            links.push(port.rx(0)?);
+            status_ports.push(port);
+        }
+        watcher = Some(
+            status::spawn_watcher(
+                links,
+                health.clone(),
+                args.node_timeout,
+                done.clone(),
+                pool.clone(),
+            )
+            .context("starting the status watcher")?,
+        );
+        duplicator.with_health(health)
+    };
     let handle = duplicator::spawn(duplicator, input.rx(0)?, pool, args.stage.batch)?;
     args.stage.ready("duplicator");
     let report = handle.join().context("duplicator")?;
+    done.store(true, Ordering::Release);
+    status_end.stop();
+    let node_status = match watcher {
+        Some(w) => w
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            .context("status frames")?,
+        None => Vec::new(),
+    };
+    for (node, s) in node_status.iter().enumerate() {
+        if let Some(ms) = s.down_after_ms {
+            eprintln!(
+                "das duplicator: node {node} sent no status for {:?}: marked down {ms:.0} ms after its first; its flows failed over to their duplicates",
+                args.node_timeout
+            );
+        }
+    }
     eprintln!(
         "das duplicator: {} packets in, {} primaries and {} duplicates out to {} nodes",
         count(report.counters.received),
@@ -102,6 +172,8 @@ pub fn run(args: DuplicatorArgs) -> Result<ExitCode> {
         duplicator: report,
         input: input.report(),
         nodes: node_ports.iter().map(NetPort::report).collect(),
+        node_status,
+        status_ports: status_ports.iter().map(NetPort::report).collect(),
     };
     args.stage.write_report("duplicator", &report)?;
     Ok(ExitCode::SUCCESS)

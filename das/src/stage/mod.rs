@@ -17,6 +17,7 @@ pub mod duplicator;
 pub mod notices;
 pub mod ports;
 pub mod replay;
+pub mod status;
 pub mod worker;
 
 use std::path::PathBuf;

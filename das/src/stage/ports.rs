@@ -99,7 +99,7 @@ impl NetPort {
                     RxLayout::None => (tx.max(1), tx > 1),
                     RxLayout::Fanout(1) | RxLayout::Das => (1, false),
                     RxLayout::DasQueues(n) => (n.max(tx), true),
-                    RxLayout::Fanout(_) | RxLayout::Notices => {
+                    RxLayout::Fanout(_) | RxLayout::Notices | RxLayout::Status => {
                         bail!("{spec}: {rx:?} receive queues are not available on AF_XDP")
                     }
                 };

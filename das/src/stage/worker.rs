@@ -17,6 +17,7 @@ use ids_worker::{NodeConfig, NodeIo, NodeReport, SchedMode, StragglerReport};
 use super::StageArgs;
 use super::notices::{self, NoticesReceived};
 use super::ports::{NetPort, PortReport, PortSpec};
+use super::status;
 use crate::alerts::{self, AlertSummary, ClusterAlerts};
 use crate::pipeline::FunctionArgs;
 use crate::report::count;
@@ -103,6 +104,10 @@ pub struct WorkerReport {
     pub output: PortReport,
     /// The port completion notices came in on (none with --no-purge).
     pub notice_port: Option<PortReport>,
+    /// Status frames sent to the duplicator (the node's heartbeat).
+    pub status_sent: u64,
+    /// The port status frames left on.
+    pub status_port: PortReport,
 }
 
 /// Runs `das worker`.
@@ -145,10 +150,23 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         let thread = notices::spawn_receiver(port.rx(0)?, tx, pool.clone())?;
         (Some(port), Some(rx), Some(thread))
     };
+    // The node's heartbeat goes back to the duplicator on the input's interface, from an
+    // AF_PACKET socket of its own (whatever the input's backend).
+    let status_spec = PortSpec::AfPacket(args.input.interface().to_string());
+    let mut status_port = NetPort::open("status", &status_spec, RxLayout::None, 1, &end)?;
+    let duplicate_rx = input.rx(1)?;
+    let status_thread = status::spawn_reporter(
+        status_port.tx(0)?,
+        args.index as u8,
+        duplicate_rx.counters(),
+        end.clone(),
+        pool.clone(),
+    )
+    .context("starting the status sender")?;
     let origin_ns = dataplane::clock::monotonic_ns();
     let io = NodeIo {
         primary_rx: vec![input.rx(0)?],
-        duplicate_rx: vec![input.rx(1)?],
+        duplicate_rx: vec![duplicate_rx],
         primary_tx: output.tx(0)?,
         duplicate_tx: output.tx(1)?,
         notices: notice_rx,
@@ -189,6 +207,10 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         .transpose()
         .context("completion notices")?;
     let straggler = straggler.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+    let status_sent = status_thread
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        .context("status frames")?;
     for w in node.threads.iter().flat_map(|t| &t.warnings) {
         eprintln!("das: warning: node {}: {w}", node.id);
     }
@@ -220,6 +242,8 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         input: input.report(),
         output: output.report(),
         notice_port: notice_port.as_ref().map(NetPort::report),
+        status_sent,
+        status_port: status_port.report(),
     };
     args.stage.write_report("worker", &report)?;
     Ok(ExitCode::SUCCESS)

@@ -95,6 +95,8 @@ pub enum RxLayout {
     Das,
     /// One queue taking completion-notice frames (a node's link from dedup).
     Notices,
+    /// One queue taking node status frames (the duplicator's link to a node).
+    Status,
 }
 
 impl RxLayout {
@@ -102,7 +104,7 @@ impl RxLayout {
         match self {
             RxLayout::None => 0,
             RxLayout::Fanout(n) | RxLayout::DasQueues(n) => n,
-            RxLayout::Das | RxLayout::Notices => 1,
+            RxLayout::Das | RxLayout::Notices | RxLayout::Status => 1,
         }
     }
 
@@ -112,6 +114,7 @@ impl RxLayout {
             RxLayout::DasQueues(_) => Filter::DasQueue(queue as u8),
             RxLayout::Das => Filter::Das,
             RxLayout::Notices => Filter::Notices,
+            RxLayout::Status => Filter::Status,
         }
     }
 }
