@@ -14,6 +14,8 @@
 //! version (1), `n` the node, then three counters big endian: the frame's sequence
 //! number, the duplicates the node's duplicate queue took, and those it dropped.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 /// EtherType of node status frames (IEEE 802's local experimental EtherType 2).
 pub const STATUS_ETHERTYPE: u16 = 0x88B6;
 /// The queue byte of a status frame's outer MACs.
@@ -24,6 +26,26 @@ const STATUS_VERSION: u8 = 1;
 pub const STATUS_FRAME_LEN: usize = 60;
 /// Bytes that carry something.
 const STATUS_USED: usize = 40;
+
+/// What a duplicator knows of one node's duplicate queue from the node's status
+/// frames: how many duplicates it took so far. Written by the thread reading the
+/// frames, read by the duplicator's overload guard.
+#[derive(Debug, Default)]
+pub struct RemoteQueueView {
+    taken: AtomicU64,
+}
+
+impl RemoteQueueView {
+    /// Records what the node said.
+    pub fn update(&self, status: &NodeStatus) {
+        self.taken.store(status.duplicates_taken, Ordering::Release);
+    }
+
+    /// Duplicates the node's duplicate queue took, as of its last status frame.
+    pub fn taken(&self) -> u64 {
+        self.taken.load(Ordering::Acquire)
+    }
+}
 
 /// What a node says of itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -12,6 +12,7 @@ use dataplane::BufPool;
 use dataplane::afpacket::RxLayout;
 use dataplane::health::NodeHealth;
 use dataplane::input_end::InputEnd;
+use dataplane::status::RemoteQueueView;
 use duplicator::{Duplicator, DuplicatorConfig, DuplicatorReport, GuardConfig, NodeOutput, Scheme};
 
 use super::StageArgs;
@@ -27,9 +28,11 @@ Each node port carries both copies of the node's jobs: the outer destination MAC
 node's port steers each copy to its queue by it. Each worker sends a status frame \
 back every 10 ms (its heartbeat); a node heard from and then silent for \
 --node-timeout is marked down, and the duplicator sends its flows' primaries to their \
-secondary node instead (failover). The overload guard and the hedged scheme read the \
-nodes' queues, which a separate process cannot see: here the guard never trips and \
-hedged is refused.")]
+secondary node instead (failover). The status frames also say how many duplicates the \
+node took: with DAS, the overload guard stops sending duplicates to a node that took \
+fewer than half of those sent in the last 50 ms, for a back-off that doubles while \
+it lasts (50 ms to 1 s), then tries again. The hedged scheme reads the nodes' queue \
+depths, which a separate process cannot see: it is refused.")]
 pub struct DuplicatorArgs {
     /// Where the traffic comes in: afpacket:IFACE.
     #[arg(long = "in", value_name = "PORT")]
@@ -49,7 +52,8 @@ pub struct DuplicatorArgs {
     id: u8,
 
     /// A node whose status frames stop for this long is taken for dead and its flows
-    /// fail over to their duplicates; 0 turns the watch off.
+    /// fail over to their duplicates; 0 turns the watch off (and with it the overload
+    /// guard, which reads the same frames).
     #[arg(long, default_value = "500ms", value_name = "DURATION", value_parser = crate::spec::duration)]
     node_timeout: Duration,
 
@@ -97,10 +101,16 @@ pub fn run(args: DuplicatorArgs) -> Result<ExitCode> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    // The guard judges nodes by their status frames, which come every 10 ms: it looks
+    // every 50 ms.
+    let guard = GuardConfig {
+        interval: Duration::from_millis(50),
+        ..GuardConfig::default()
+    };
     let duplicator = Duplicator::new(
         DuplicatorConfig {
             batch: args.stage.batch,
-            guard: (args.scheme == Scheme::Das).then(GuardConfig::default),
+            guard: (args.scheme == Scheme::Das && !args.node_timeout.is_zero()).then_some(guard),
             ..DuplicatorConfig::new(args.id, args.nodes.len(), args.scheme)
         },
         outputs,
@@ -129,9 +139,11 @@ pub fn run(args: DuplicatorArgs) -> Result<ExitCode> {
             links.push(port.rx(0)?);
             status_ports.push(port);
         }
+        let views: Vec<Arc<RemoteQueueView>> = links.iter().map(|_| Arc::default()).collect();
         watcher = Some(
             status::spawn_watcher(
                 links,
+                views.clone(),
                 health.clone(),
                 args.node_timeout,
                 done.clone(),
@@ -139,7 +151,7 @@ pub fn run(args: DuplicatorArgs) -> Result<ExitCode> {
             )
             .context("starting the status watcher")?,
         );
-        duplicator.with_health(health)
+        duplicator.with_health(health).with_remote_queues(views)
     };
     let handle = duplicator::spawn(duplicator, input.rx(0)?, pool, args.stage.batch)?;
     args.stage.ready("duplicator");

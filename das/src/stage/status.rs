@@ -2,6 +2,8 @@
 //! (`dataplane::status`) back to the duplicator every [`STATUS_INTERVAL`]; the
 //! duplicator's process marks a node down once its frames have stopped for the node
 //! timeout, and the duplicator then fails the node's flows over to their duplicates.
+//! The frames also say how many duplicates the node took, which the duplicator's
+//! overload guard compares with those it sent.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +14,7 @@ use dataplane::clock::monotonic_ns;
 use dataplane::health::NodeHealth;
 use dataplane::input_end::InputEnd;
 use dataplane::port::{PortError, QueueCounters, RxOutcome, RxQueue, TxQueue, send_all};
-use dataplane::status::{NodeStatus, decode_status, encode_status};
+use dataplane::status::{NodeStatus, RemoteQueueView, decode_status, encode_status};
 use dataplane::{Batch, BufPool, Doorbell, DropReason, Idler};
 
 /// How often a worker says it is alive.
@@ -76,10 +78,12 @@ pub fn spawn_reporter(
         })
 }
 
-/// Reads the status frames of node `i` from `links[i]` and marks a node down in
-/// `health` once it was heard and then not for `timeout`, until `done` is set.
+/// Reads the status frames of node `i` from `links[i]` into `views[i]` (for the
+/// overload guard) and marks a node down in `health` once it was heard and then not for
+/// `timeout`, until `done` is set.
 pub fn spawn_watcher(
     links: Vec<Box<dyn RxQueue>>,
+    views: Vec<Arc<RemoteQueueView>>,
     health: NodeHealth,
     timeout: Duration,
     done: Arc<AtomicBool>,
@@ -105,6 +109,7 @@ pub fn spawn_watcher(
                             h.frames += 1;
                             match decode_status(pkt.data()) {
                                 Ok(s) if usize::from(s.node) == node => {
+                                    views[node].update(&s);
                                     h.last_seq = s.seq;
                                     h.duplicates_taken = s.duplicates_taken;
                                     h.duplicates_dropped = s.duplicates_dropped;
