@@ -301,9 +301,19 @@ fn dispatch_at(rig: &mut Rig, now_ns: u64) {
         .unwrap();
 }
 
+/// Node 0's status: it took every duplicate it was sent.
+fn node_0_took_all(rig: &Rig, view: &dataplane::status::RemoteQueueView) {
+    let sent = rig.duplicator.report().copies_per_node;
+    view.update(&dataplane::status::NodeStatus {
+        node: 0,
+        duplicates_taken: sent[0][1],
+        ..Default::default()
+    });
+}
+
 #[test]
 fn the_guard_pauses_duplicates_to_a_remote_node_that_does_not_take_them() {
-    use dataplane::status::{NodeStatus, RemoteQueueView};
+    use dataplane::status::RemoteQueueView;
     use std::sync::Arc;
     // Node 0 takes every duplicate it is sent (its status frames say so); node 1 takes
     // none: its duplicates pile up or drop in its queue.
@@ -313,12 +323,7 @@ fn the_guard_pauses_duplicates_to_a_remote_node_that_does_not_take_them() {
         .with_remote_queues(views.clone());
     let step = 20_000_000; // twice the guard's interval
     for round in 0..20u64 {
-        let sent = r.duplicator.report().copies_per_node;
-        views[0].update(&NodeStatus {
-            node: 0,
-            duplicates_taken: sent[0][1],
-            ..NodeStatus::default()
-        });
+        node_0_took_all(&r, &views[0]);
         dispatch_at(&mut r, round * step);
     }
     let report = r.duplicator.report();
@@ -327,12 +332,7 @@ fn the_guard_pauses_duplicates_to_a_remote_node_that_does_not_take_them() {
     // Only node 1 was paused: node 0 kept getting duplicates to the end.
     let late = report.copies_per_node[0][1];
     for round in 20..25u64 {
-        let sent = r.duplicator.report().copies_per_node;
-        views[0].update(&NodeStatus {
-            node: 0,
-            duplicates_taken: sent[0][1],
-            ..NodeStatus::default()
-        });
+        node_0_took_all(&r, &views[0]);
         dispatch_at(&mut r, round * step);
     }
     assert!(r.duplicator.report().copies_per_node[0][1] > late);
