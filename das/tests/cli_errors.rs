@@ -155,3 +155,24 @@ fn stage_processes_explain_bad_ports() {
         "no interface named",
     );
 }
+
+#[test]
+fn netmap_ports_say_what_they_need() {
+    let expected = if cfg!(feature = "netmap") {
+        // Built with the backend: the port opens, or says why not (on machines without
+        // the netmap kernel module, that it is missing).
+        "cannot open netmap:nosuch0: netmap: "
+    } else {
+        "cannot open netmap:nosuch0: built without netmap: rebuild with --features netmap"
+    };
+    assert_error(
+        &["replay", "--to", "netmap:nosuch0", "--flows", "1"],
+        expected,
+    );
+    let out = das(&["replay", "--to", "netmap:nosuch0", "--flows", "1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().count(),
+        1,
+        "one line"
+    );
+}

@@ -14,6 +14,7 @@
 
 pub mod dedup;
 pub mod duplicator;
+mod netmap;
 pub mod notices;
 pub mod ports;
 pub mod replay;

@@ -15,13 +15,15 @@ pub enum PortSpec {
     AfPacket(String),
     /// `afxdp:IFACE`: AF_XDP sockets on a Linux interface, steered by an XDP program.
     AfXdp(String),
+    /// `netmap:IFACE`: the NIC rings of an interface in netmap mode (the `netmap` feature).
+    Netmap(String),
 }
 
 impl PortSpec {
     /// The interface the port is on.
     pub fn interface(&self) -> &str {
         match self {
-            PortSpec::AfPacket(iface) | PortSpec::AfXdp(iface) => iface,
+            PortSpec::AfPacket(iface) | PortSpec::AfXdp(iface) | PortSpec::Netmap(iface) => iface,
         }
     }
 }
@@ -33,9 +35,10 @@ impl FromStr for PortSpec {
         let make = match text.split_once(':') {
             Some(("afpacket", _)) => PortSpec::AfPacket,
             Some(("afxdp", _)) => PortSpec::AfXdp,
+            Some(("netmap", _)) => PortSpec::Netmap,
             _ => {
                 return Err(format!(
-                    "{text:?}: expected afpacket:IFACE or afxdp:IFACE (e.g. afpacket:veth0)"
+                    "{text:?}: expected afpacket:IFACE, afxdp:IFACE or netmap:IFACE (e.g. afpacket:veth0)"
                 ));
             }
         };
@@ -54,6 +57,7 @@ impl std::fmt::Display for PortSpec {
         match self {
             PortSpec::AfPacket(iface) => write!(f, "afpacket:{iface}"),
             PortSpec::AfXdp(iface) => write!(f, "afxdp:{iface}"),
+            PortSpec::Netmap(iface) => write!(f, "netmap:{iface}"),
         }
     }
 }
@@ -110,6 +114,8 @@ impl NetPort {
                 };
                 Box::new(AfXdpPort::open(config).with_context(|| format!("cannot open {spec}"))?)
             }
+            PortSpec::Netmap(iface) => super::netmap::open(name, iface, rx, tx)
+                .with_context(|| format!("cannot open {spec}"))?,
         };
         Ok(NetPort {
             port,
@@ -125,7 +131,9 @@ impl NetPort {
         Ok(match self.spec {
             // AF_PACKET queues carry the decision themselves.
             PortSpec::AfPacket(_) => queue,
-            PortSpec::AfXdp(_) => Box::new(EndingRxQueue::new(queue, self.end.clone())),
+            PortSpec::AfXdp(_) | PortSpec::Netmap(_) => {
+                Box::new(EndingRxQueue::new(queue, self.end.clone()))
+            }
         })
     }
 
@@ -239,8 +247,14 @@ mod tests {
             "veth0"
                 .parse::<PortSpec>()
                 .unwrap_err()
-                .contains("expected afpacket:IFACE or afxdp:IFACE")
+                .contains("expected afpacket:IFACE, afxdp:IFACE or netmap:IFACE")
         );
+        assert_eq!(
+            "netmap:eth1".parse::<PortSpec>(),
+            Ok(PortSpec::Netmap("eth1".into()))
+        );
+        assert_eq!(PortSpec::Netmap("eth1".into()).to_string(), "netmap:eth1");
+        assert!("netmap:".parse::<PortSpec>().is_err());
         assert_eq!(
             "afxdp:ids0".parse::<PortSpec>(),
             Ok(PortSpec::AfXdp("ids0".into()))

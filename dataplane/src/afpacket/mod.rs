@@ -100,7 +100,8 @@ pub enum RxLayout {
 }
 
 impl RxLayout {
-    fn queues(self) -> usize {
+    /// The receive queues of this layout.
+    pub fn queues(self) -> usize {
         match self {
             RxLayout::None => 0,
             RxLayout::Fanout(n) | RxLayout::DasQueues(n) => n,
@@ -108,7 +109,8 @@ impl RxLayout {
         }
     }
 
-    fn filter(self, queue: usize) -> Filter {
+    /// The frames receive queue `queue` of this layout takes.
+    pub fn filter(self, queue: usize) -> Filter {
         match self {
             RxLayout::None | RxLayout::Fanout(_) => Filter::All,
             RxLayout::DasQueues(_) => Filter::DasQueue(queue as u8),
