@@ -19,6 +19,10 @@
 #                   sockets in OUT/dpdk, which cross namespaces) instead of the veths,
 #                   with a DPDK configuration folder per stage written to OUT/dpdk/NAME
 #                   (--no-huge --no-pci, few mbufs, its own file prefix)
+#   --kill-node I:SECONDS
+#                   kill node I's worker (SIGKILL) SECONDS after the traffic starts:
+#                   the duplicator sees its status frames stop and fails its flows
+#                   over to their duplicates (the killed worker writes no report)
 #   --das PATH      the das binary (default: build it with cargo --release, with the
 #                   dpdk feature for --ports dpdk)
 #   REPLAY-OPTIONS  passed to `das replay` (default: --pace 50000pps: generated traffic)
@@ -35,6 +39,7 @@ nf=ids
 sched=inline
 ports=afpacket
 das=""
+kill_node=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="${2:?}"; shift 2 ;;
@@ -45,6 +50,7 @@ while [ $# -gt 0 ]; do
         --sched) sched="${2:?}"; shift 2 ;;
         --ports) ports="${2:?}"; shift 2 ;;
         --das) das="${2:?}"; shift 2 ;;
+        --kill-node) kill_node="${2:?}"; shift 2 ;;
         --) shift; break ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "cluster.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -56,6 +62,15 @@ case "$ports" in
     *) echo "cluster.sh: --ports must be afpacket, afxdp or dpdk" >&2; exit 2 ;;
 esac
 [ ${#replay_args[@]} -gt 0 ] || replay_args=(--pace 50000pps)
+killed=-1
+if [ -n "$kill_node" ]; then
+    killed="${kill_node%%:*}"
+    kill_after="${kill_node#*:}"
+    if ! [[ "$killed" =~ ^[0-9]+$ && "$kill_after" =~ ^[0-9]+(\.[0-9]+)?$ && "$killed" -lt "$nodes" ]]; then
+        echo "cluster.sh: --kill-node wants NODE:SECONDS with NODE below --nodes (got $kill_node)" >&2
+        exit 2
+    fi
+fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "cluster.sh: needs root (network namespaces, AF_PACKET sockets)" >&2
     exit 1
@@ -231,9 +246,18 @@ status=0
 opts=()
 [ "$ports" != dpdk ] || opts=(--dpdk-config "$dpdk/src")
 ip netns exec "${prefix}src" "$das" replay --to "$ports:out" "${replay_args[@]}" "${opts[@]}" \
-    --report "$out/replay.json" &>"$out/replay.log" || status=1
+    --report "$out/replay.json" &>"$out/replay.log" &
+replay_pid=$!
+if [ "$killed" -ge 0 ]; then
+    sleep "$kill_after"
+    kill -KILL "${pids[$((killed + 1))]}"
+    echo "cluster.sh: killed node $killed's worker ${kill_after} s into the traffic" >&2
+fi
+wait "$replay_pid" || status=1
 for k in "${!pids[@]}"; do
-    if ! wait "${pids[$k]}"; then
+    if [ "${names[$k]}" = "worker$killed" ]; then
+        wait "${pids[$k]}" || true
+    elif ! wait "${pids[$k]}"; then
         echo "cluster.sh: ${names[$k]} failed (see $out/${names[$k]}.log)" >&2
         status=1
     fi

@@ -18,6 +18,8 @@ packages=(
     dpdk              # DPDK's runtime tools (dpdk-devbind.py for real NICs)
     dpdk-dev          # dpdk-testpmd, the reference of scripts/bench-dpdk.sh
     libclang-dev      # bindgen parses the DPDK headers with libclang
+    python3           # scripts/testbed/launch.py
+    tcl               # tclsh reads scripts/testbed/das.ns in its test
 )
 
 as_root() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up the machine (scripts/setup.sh), then runs every check CI runs: formatting,
 # clippy with warnings as errors, and the whole test suite (unit, property and
-# end-to-end tests), then clippy and the tests of the DPDK backend with its feature.
+# end-to-end tests), then clippy and the tests of the DPDK and netmap backends with their
+# features.
 # Tests that need a tool setup.sh installs must not skip here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,5 +35,15 @@ cargo test -p das-dpdk --locked --features dpdk
 
 step "cargo test -p das --features dpdk (stage ports and the cluster over DPDK)"
 cargo test -p das --locked --features dpdk --bin das --test cli_errors --test netns_e2e -- dpdk
+
+# The netmap port backend (das-netmap) and das's netmap:IFACE ports, built with the netmap
+# feature. Both build without netmap's headers; the tests check the netmap API definitions
+# and run the rings against a fake kernel, since these machines have no netmap kernel
+# module (docs/NETMAP.md).
+step "cargo clippy --features das/netmap (warnings are errors)"
+cargo clippy -p das-netmap -p das --all-targets --locked --features das/netmap -- -D warnings
+
+step "cargo test -p das-netmap --features netmap"
+cargo test -p das-netmap --locked --features netmap
 
 step "all checks passed"

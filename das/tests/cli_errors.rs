@@ -219,3 +219,24 @@ fn dpdk_ports_come_from_a_valid_configuration() {
         "(its ports: node0, dup-node0, dup-node1)",
     );
 }
+
+#[test]
+fn netmap_ports_say_what_they_need() {
+    let expected = if cfg!(feature = "netmap") {
+        // Built with the backend: the port opens, or says why not (on machines without
+        // the netmap kernel module, that it is missing).
+        "cannot open netmap:nosuch0: netmap: "
+    } else {
+        "cannot open netmap:nosuch0: built without netmap: rebuild with --features netmap"
+    };
+    assert_error(
+        &["replay", "--to", "netmap:nosuch0", "--flows", "1"],
+        expected,
+    );
+    let out = das(&["replay", "--to", "netmap:nosuch0", "--flows", "1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().count(),
+        1,
+        "one line"
+    );
+}

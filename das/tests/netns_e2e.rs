@@ -18,21 +18,14 @@ use std::process::Command;
 
 mod common;
 use common::privileged;
+#[path = "common/reports.rs"]
+mod reports;
+use reports::{n, report};
 
 use dataplane::pcap::read_frames;
 use serde_json::Value;
 
 const DAS: &str = env!("CARGO_BIN_EXE_das");
-
-fn report(dir: &Path, name: &str) -> Value {
-    let text = std::fs::read_to_string(dir.join(format!("{name}.json")))
-        .unwrap_or_else(|e| panic!("{name}.json: {e}"));
-    serde_json::from_str::<Value>(&text).unwrap()["report"].clone()
-}
-
-fn n(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
-}
 
 /// A port's totals: (rx, tx, drops by the port (ring full, ...), drops on receive the
 /// port did not count, drops on transmit), the last two by the interface or the DPDK
@@ -214,9 +207,17 @@ fn cluster_accounts_for_every_packet(ports: &str) {
         "duplicator: port rx = stage received"
     );
     let duplicates = n(&dup["duplicator"]["duplicates"]);
+    let guarded = n(&dup["duplicator"]["guarded"]);
     assert_eq!(
-        duplicates, jobs,
-        "das duplicates every job (no guard trip at this load)"
+        duplicates + guarded,
+        jobs,
+        "das duplicates every job the overload guard let through"
+    );
+    // At this load the nodes take their duplicates: the guard (fed by the nodes'
+    // status frames) holds back few, if any.
+    assert!(
+        guarded * 10 <= jobs,
+        "the guard held back {guarded} of {jobs} duplicates"
     );
     let copies_out: u64 = dup["nodes"]
         .as_array()
@@ -230,14 +231,14 @@ fn cluster_accounts_for_every_packet(ports: &str) {
         "duplicator: every copy left on a node port"
     );
 
-    let (mut taken, mut purged) = (0, 0);
+    let (mut taken, mut purged, mut lost_to_nodes) = (0, 0, 0);
     for (i, w) in workers.iter().enumerate() {
         let link_loss = link(
             &format!("duplicator -> node {i}"),
             &dup["nodes"][i],
             &w["input"],
         );
-        lost += link_loss;
+        lost_to_nodes += link_loss;
         let queues = w["input"]["port"]["queues"].as_array().unwrap();
         let outq = w["output"]["port"]["queues"].as_array().unwrap();
         if link_loss == 0 {
@@ -292,6 +293,11 @@ fn cluster_accounts_for_every_packet(ports: &str) {
             &dedup["nodes"][i],
             notice_port,
         );
+        // Status frames, the other way on the link from the duplicator: heard, and
+        // the node never taken for dead.
+        let status = &dup["node_status"][i];
+        assert!(n(&status["frames"]) > 0, "node {i}: no status frame heard");
+        assert!(status["down_after_ms"].is_null(), "node {i} marked down");
         let (sent_notices, got_notices) = (&dedup["notices"][i], &w["notices"]);
         if notice_loss == 0 {
             assert_eq!(
@@ -321,9 +327,10 @@ fn cluster_accounts_for_every_packet(ports: &str) {
     );
     assert_eq!(
         taken,
-        2 * sent - lost.min(2 * sent),
-        "every copy that arrived was taken by an instance"
+        copies_out - lost_to_nodes,
+        "every copy that reached a node was taken by an instance"
     );
+    lost += lost_to_nodes;
     let notices: u64 = (0..2).map(|i| n(&dedup["notices"][i]["notices"])).sum();
     assert!(notices > 0, "dedup sent completion notices");
     eprintln!(
@@ -366,4 +373,81 @@ fn cluster_accounts_for_every_packet(ports: &str) {
             );
         }
     }
+}
+
+/// A node dies mid-run: the duplicator sees its status frames stop, marks it down and
+/// sends its flows' primaries to their secondary node; with DAS every job already had
+/// a duplicate there, so (almost) every packet still leaves dedup.
+#[test]
+fn a_killed_node_fails_over_to_its_duplicates() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("dnkl{}-", std::process::id() % 100_000);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new("bash")
+        .current_dir(&root)
+        .args([
+            "scripts/cluster.sh",
+            "--prefix",
+            &prefix,
+            "--nf",
+            "forward",
+            "--kill-node",
+            "1:1",
+            "--das",
+            DAS,
+            "--out",
+        ])
+        .arg(dir.path())
+        .args(["--", "--flows", "400", "--seed", "3", "--pace", "20000pps"])
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "cluster.sh failed:\n{log}");
+    assert!(log.contains("killed node 1's worker"), "{log}");
+    assert!(
+        !dir.path().join("worker1.json").exists(),
+        "a killed worker wrote a report"
+    );
+
+    let replay = report(dir.path(), "replay");
+    let dup = report(dir.path(), "duplicator");
+    let dedup = report(dir.path(), "dedup");
+    let sent = n(&replay["sent"]["packets"]);
+    assert!(
+        sent > 20_000,
+        "replayed {sent} packets: the kill came after the traffic"
+    );
+    assert_eq!(
+        dup["duplicator"]["dead_nodes"],
+        serde_json::json!([1]),
+        "{dup}"
+    );
+    assert!(n(&dup["duplicator"]["failovers"]) > 0, "{dup}");
+    let down = dup["node_status"][1]["down_after_ms"].as_f64().unwrap();
+    assert!(
+        down > 500.0,
+        "node 1 marked down {down} ms after its first status"
+    );
+    assert!(dup["node_status"][0]["down_after_ms"].is_null(), "{dup}");
+    assert!(n(&dup["node_status"][0]["frames"]) > 50, "{dup}");
+    let unique = n(&dedup["dedup"]["counters"]["forwarded"]);
+    eprintln!(
+        "node 1 marked down {down:.0} ms after its first status; {} failovers; {unique} of {sent} packets delivered",
+        n(&dup["duplicator"]["failovers"])
+    );
+    // Lost: only what was in node 1's queues when it died and had no duplicate
+    // elsewhere yet.
+    assert!(
+        unique as f64 >= 0.98 * sent as f64,
+        "{unique} of {sent} packets delivered after node 1 died"
+    );
+    let w0 = report(dir.path(), "worker0");
+    assert!(
+        n(&w0["node"]["secondary"]["inspected"]) > 0,
+        "node 0's secondary inspected node 1's flows"
+    );
 }

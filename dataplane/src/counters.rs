@@ -43,11 +43,15 @@ pub enum DropReason {
     XskFillRingEmpty,
     /// An invalid descriptor on an AF_XDP socket's tx ring, dropped by the kernel.
     XskTxInvalid,
+    /// A frame on a receive queue whose filter refuses it, where the device and not the
+    /// kernel chooses the queue (a netmap ring): not das traffic, or a copy for another
+    /// queue that the NIC's steering rules did not put on its own.
+    Filtered,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 16] = [
+    pub const ALL: [DropReason; 17] = [
         DropReason::QueueOverflow,
         DropReason::QueueFull,
         DropReason::Malformed,
@@ -64,6 +68,7 @@ impl DropReason {
         DropReason::XskRxDropped,
         DropReason::XskFillRingEmpty,
         DropReason::XskTxInvalid,
+        DropReason::Filtered,
     ];
 
     /// The reason's name in reports (snake case).
@@ -85,6 +90,7 @@ impl DropReason {
             DropReason::XskRxDropped => "xsk_rx_dropped",
             DropReason::XskFillRingEmpty => "xsk_fill_ring_empty",
             DropReason::XskTxInvalid => "xsk_tx_invalid",
+            DropReason::Filtered => "filtered",
         }
     }
 

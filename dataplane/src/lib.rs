@@ -39,6 +39,7 @@ pub mod port;
 pub mod rewrite;
 pub mod ring;
 pub mod rxset;
+pub mod status;
 pub mod window;
 pub mod wire;
 

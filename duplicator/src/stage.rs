@@ -6,7 +6,9 @@ use dataplane::flow::{Toeplitz, frame_hash};
 use dataplane::health::NodeHealth;
 use dataplane::meta::{self, CopyKind, JobId, JobMeta, Priority, Steering};
 use dataplane::port::send_all;
+use dataplane::status::RemoteQueueView;
 use dataplane::{Batch, BufCache, Idler, PortError, TxQueue};
+use std::sync::Arc;
 
 use crate::scheme::Scheme;
 use crate::select::{NodeTable, SelectError};
@@ -77,6 +79,7 @@ impl Default for GuardConfig {
 struct GuardState {
     sent: u64,
     dropped: u64,
+    taken: u64,
     paused_until_ns: u64,
     backoff_ns: u64,
 }
@@ -175,6 +178,9 @@ pub struct Duplicator {
     /// not gone.
     alive: Vec<bool>,
     health: Option<NodeHealth>,
+    /// Per node in another process, what its status frames say its duplicate queue
+    /// took (empty: the nodes' queues are local).
+    remote: Vec<Arc<RemoteQueueView>>,
     /// Per node, whether it may get duplicates now (hedging and the guard decide).
     wants_duplicates: Vec<bool>,
     guard: Vec<GuardState>,
@@ -218,6 +224,7 @@ impl Duplicator {
             staged,
             alive: vec![true; config.nodes],
             health: None,
+            remote: Vec::new(),
             wants_duplicates: vec![true; config.nodes],
             guard: vec![GuardState::default(); config.nodes],
             next_guard_check_ns: 0,
@@ -232,6 +239,14 @@ impl Duplicator {
                 copies_lost_per_node: per_node(),
             }),
         })
+    }
+
+    /// Lets the overload guard judge nodes in other processes by what they took of the
+    /// duplicates sent them (`views[i]` for node i, from their status frames), besides
+    /// what the duplicate queues' senders dropped.
+    pub fn with_remote_queues(mut self, views: Vec<Arc<RemoteQueueView>>) -> Self {
+        self.remote = views;
+        self
     }
 
     /// Follows `health`: a node marked down gets no more copies (checked once per
@@ -403,9 +418,17 @@ impl Duplicator {
             let sent = q.tx_packets.get();
             let dropped =
                 q.dropped.get(DropReason::QueueOverflow) + q.dropped.get(DropReason::QueueFull);
-            let (d_sent, d_dropped) = (sent - state.sent, dropped - state.dropped);
+            let (d_sent, mut d_dropped) = (sent - state.sent, dropped - state.dropped);
             state.sent = sent;
             state.dropped = dropped;
+            if let Some(view) = self.remote.get(node) {
+                // A node in another process: the duplicates it did not take in the
+                // interval were dropped at its queue or still wait there.
+                let taken = view.taken();
+                let d_taken = taken.saturating_sub(state.taken);
+                state.taken = taken;
+                d_dropped += d_sent.saturating_sub(d_taken);
+            }
             if now_ns < state.paused_until_ns {
                 continue;
             }

@@ -285,3 +285,61 @@ fn bad_settings_are_refused_with_a_reason() {
     assert_eq!(err, DuplicatorError::OutputCount { given: 0, nodes: 2 });
     assert!(Duplicator::new(DuplicatorConfig::new(0, 0, Scheme::Single), Vec::new()).is_err());
 }
+
+/// Dispatches 32 flows' packets at `now_ns`.
+fn dispatch_at(rig: &mut Rig, now_ns: u64) {
+    let mut bufs = rig.pool.cache();
+    let mut idler = Idler::new(Doorbell::for_current_thread());
+    let mut batch = Batch::with_capacity(32).unwrap();
+    for flow in 0..32 {
+        batch
+            .push(bufs.alloc_from(&udp_frame(flow, false)).unwrap())
+            .unwrap();
+    }
+    rig.duplicator
+        .dispatch(&mut batch, &mut bufs, &mut idler, now_ns)
+        .unwrap();
+}
+
+/// Node 0's status: it took every duplicate it was sent.
+fn node_0_took_all(rig: &Rig, view: &dataplane::status::RemoteQueueView) {
+    let sent = rig.duplicator.report().copies_per_node;
+    view.update(&dataplane::status::NodeStatus {
+        node: 0,
+        duplicates_taken: sent[0][1],
+        ..Default::default()
+    });
+}
+
+#[test]
+fn the_guard_pauses_duplicates_to_a_remote_node_that_does_not_take_them() {
+    use dataplane::status::RemoteQueueView;
+    use std::sync::Arc;
+    // Node 0 takes every duplicate it is sent (its status frames say so); node 1 takes
+    // none: its duplicates pile up or drop in its queue.
+    let mut r = rig(2, Scheme::Das);
+    let views: Vec<Arc<RemoteQueueView>> = (0..2).map(|_| Arc::default()).collect();
+    r.duplicator = std::mem::replace(&mut r.duplicator, rig(1, Scheme::Single).duplicator)
+        .with_remote_queues(views.clone());
+    let step = 20_000_000; // twice the guard's interval
+    for round in 0..20u64 {
+        node_0_took_all(&r, &views[0]);
+        dispatch_at(&mut r, round * step);
+    }
+    let report = r.duplicator.report();
+    assert!(report.guard_pauses > 0, "{report:?}");
+    assert!(report.guarded > 0, "{report:?}");
+    // Only node 1 was paused: node 0 kept getting duplicates to the end.
+    let late = report.copies_per_node[0][1];
+    for round in 20..25u64 {
+        node_0_took_all(&r, &views[0]);
+        dispatch_at(&mut r, round * step);
+    }
+    assert!(r.duplicator.report().copies_per_node[0][1] > late);
+    let report = r.duplicator.report();
+    assert_eq!(
+        report.duplicates + report.guarded + report.not_hedged,
+        report.counters.received,
+        "every job duplicated or guarded"
+    );
+}

@@ -10,8 +10,9 @@
 //!   duplicates on 1). The rules are `flow-rules.toml`'s when it names the port, else
 //!   the same rules built in; the port installs them with rte_flow, or runs them in
 //!   software on devices without it (every virtual device);
-//! - everything else (a duplicator's input, a worker's completion notices): one
-//!   receive queue, filled by the device.
+//! - everything else (a duplicator's input, the nodes' status frames on a
+//!   duplicator's node port, a worker's completion notices): one receive queue, filled
+//!   by the device.
 //!
 //! Between two processes on one machine the ports are `net_memif` pairs: a process is
 //! the server of the links it receives on and the client of those it sends on, so
@@ -201,6 +202,7 @@ fn check_queues(
         RxLayout::DasQueues(n) => (Some(n), "primaries on queue 0, duplicates on 1"),
         RxLayout::Das => (Some(1), "every das copy"),
         RxLayout::Notices => (Some(1), "completion notices"),
+        RxLayout::Status => (Some(1), "the nodes' status frames"),
     };
     if let Some(n) = wanted.filter(|&n| n != usize::from(config.rx_queues)) {
         bail!(

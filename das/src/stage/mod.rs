@@ -17,9 +17,11 @@ pub mod dedup;
 #[cfg(feature = "dpdk")]
 mod dpdk_ports;
 pub mod duplicator;
+mod netmap;
 pub mod notices;
 pub mod ports;
 pub mod replay;
+pub mod status;
 pub mod worker;
 
 use std::path::PathBuf;

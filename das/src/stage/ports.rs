@@ -20,6 +20,8 @@ pub enum PortSpec {
     AfPacket(String),
     /// `afxdp:IFACE`: AF_XDP sockets on a Linux interface, steered by an XDP program.
     AfXdp(String),
+    /// `netmap:IFACE`: the NIC rings of an interface in netmap mode (the `netmap` feature).
+    Netmap(String),
     /// `dpdk:NAME`: the port NAME of the stage's DPDK configuration (`ports.toml`).
     Dpdk(String),
 }
@@ -28,7 +30,9 @@ impl PortSpec {
     /// The Linux interface the port is on (none for a DPDK port).
     pub fn interface(&self) -> Option<&str> {
         match self {
-            PortSpec::AfPacket(iface) | PortSpec::AfXdp(iface) => Some(iface),
+            PortSpec::AfPacket(iface) | PortSpec::AfXdp(iface) | PortSpec::Netmap(iface) => {
+                Some(iface)
+            }
             PortSpec::Dpdk(_) => None,
         }
     }
@@ -42,17 +46,18 @@ impl FromStr for PortSpec {
             return Err(expected(text));
         };
         match kind {
-            "afpacket" | "afxdp" => {
+            "afpacket" | "afxdp" | "netmap" => {
                 if !valid_interface(name) {
                     return Err(format!(
                         "{name:?} is not an interface name (1 to 15 characters, no '/', ':' or \
                          spaces)"
                     ));
                 }
-                Ok(if kind == "afpacket" {
-                    PortSpec::AfPacket(name.to_string())
-                } else {
-                    PortSpec::AfXdp(name.to_string())
+                let name = name.to_string();
+                Ok(match kind {
+                    "afpacket" => PortSpec::AfPacket(name),
+                    "afxdp" => PortSpec::AfXdp(name),
+                    _ => PortSpec::Netmap(name),
                 })
             }
             "dpdk" => {
@@ -70,7 +75,10 @@ impl FromStr for PortSpec {
 }
 
 fn expected(text: &str) -> String {
-    format!("{text:?}: expected afpacket:IFACE, afxdp:IFACE or dpdk:NAME (e.g. afpacket:veth0)")
+    format!(
+        "{text:?}: expected afpacket:IFACE, afxdp:IFACE, netmap:IFACE or dpdk:NAME (e.g. \
+         afpacket:veth0)"
+    )
 }
 
 impl std::fmt::Display for PortSpec {
@@ -78,6 +86,7 @@ impl std::fmt::Display for PortSpec {
         match self {
             PortSpec::AfPacket(iface) => write!(f, "afpacket:{iface}"),
             PortSpec::AfXdp(iface) => write!(f, "afxdp:{iface}"),
+            PortSpec::Netmap(iface) => write!(f, "netmap:{iface}"),
             PortSpec::Dpdk(name) => write!(f, "dpdk:{name}"),
         }
     }
@@ -141,7 +150,19 @@ impl StagePorts {
     /// Opens `spec` named `name`, with receive queues laid out as `rx` and `tx`
     /// transmit queues; receive queues end as the process's end-of-input decides.
     pub fn open(&self, name: &str, spec: &PortSpec, rx: RxLayout, tx: usize) -> Result<NetPort> {
-        let end = &self.end;
+        self.open_until(name, spec, rx, tx, &self.end)
+    }
+
+    /// As [`open`](Self::open), for receive queues that end as `end` decides instead:
+    /// traffic on them neither keeps the process's input alive nor ends with it.
+    pub fn open_until(
+        &self,
+        name: &str,
+        spec: &PortSpec,
+        rx: RxLayout,
+        tx: usize,
+        end: &InputEnd,
+    ) -> Result<NetPort> {
         let port: Box<dyn Port> = match spec {
             PortSpec::AfPacket(iface) => {
                 let config = AfPacketConfig {
@@ -159,7 +180,7 @@ impl StagePorts {
                     RxLayout::None => (tx.max(1), tx > 1),
                     RxLayout::Fanout(1) | RxLayout::Das => (1, false),
                     RxLayout::DasQueues(n) => (n.max(tx), true),
-                    RxLayout::Fanout(_) | RxLayout::Notices => {
+                    RxLayout::Fanout(_) | RxLayout::Notices | RxLayout::Status => {
                         bail!("{spec}: {rx:?} receive queues are not available on AF_XDP")
                     }
                 };
@@ -170,6 +191,8 @@ impl StagePorts {
                 };
                 Box::new(AfXdpPort::open(config).with_context(|| format!("cannot open {spec}"))?)
             }
+            PortSpec::Netmap(iface) => super::netmap::open(name, iface, rx, tx)
+                .with_context(|| format!("cannot open {spec}"))?,
             PortSpec::Dpdk(port) => {
                 #[cfg(feature = "dpdk")]
                 {
@@ -192,7 +215,8 @@ impl StagePorts {
             inner: Inner::Kernel {
                 port,
                 // AF_PACKET queues carry the end-of-input decision themselves.
-                ending: matches!(spec, PortSpec::AfXdp(_)).then(|| end.clone()),
+                ending: matches!(spec, PortSpec::AfXdp(_) | PortSpec::Netmap(_))
+                    .then(|| end.clone()),
                 interface_at_open: InterfaceStats::read(iface),
             },
         })
@@ -446,9 +470,9 @@ mod tests {
             "veth0"
                 .parse::<PortSpec>()
                 .unwrap_err()
-                .contains("expected afpacket:IFACE, afxdp:IFACE or dpdk:NAME")
+                .contains("expected afpacket:IFACE, afxdp:IFACE, netmap:IFACE or dpdk:NAME")
         );
-        assert!("netmap:x".parse::<PortSpec>().is_err());
+        assert!("pcap:x".parse::<PortSpec>().is_err());
         assert_eq!(
             "dpdk:node0".parse::<PortSpec>(),
             Ok(PortSpec::Dpdk("node0".into()))
@@ -465,6 +489,12 @@ mod tests {
             "dpdk:dup-node1"
         );
         assert_eq!(PortSpec::Dpdk("x".into()).interface(), None);
+        assert_eq!(
+            "netmap:eth1".parse::<PortSpec>(),
+            Ok(PortSpec::Netmap("eth1".into()))
+        );
+        assert_eq!(PortSpec::Netmap("eth1".into()).to_string(), "netmap:eth1");
+        assert!("netmap:".parse::<PortSpec>().is_err());
         assert_eq!(
             "afxdp:ids0".parse::<PortSpec>(),
             Ok(PortSpec::AfXdp("ids0".into()))

@@ -17,6 +17,7 @@ use ids_worker::{NodeConfig, NodeIo, NodeReport, SchedMode, StragglerReport};
 use super::StageArgs;
 use super::notices::{self, NoticesReceived};
 use super::ports::{NetPort, PortReport, PortSpec};
+use super::status;
 use crate::alerts::{self, AlertSummary, ClusterAlerts};
 use crate::pipeline::FunctionArgs;
 use crate::report::count;
@@ -108,6 +109,11 @@ pub struct WorkerReport {
     /// --no-purge; a DPDK output takes them on its own receive queue and counts them
     /// in `output`).
     pub notice_port: Option<PortReport>,
+    /// Status frames sent to the duplicator (the node's heartbeat).
+    pub status_sent: u64,
+    /// The socket status frames left from, beside a kernel input (a DPDK input sends
+    /// them itself and counts them in `input`).
+    pub status_port: Option<PortReport>,
 }
 
 /// Runs `das worker`.
@@ -136,7 +142,9 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         .transpose()
         .context("--node-capacity")?;
     let ports = args.stage.ports(&[&args.input, &args.output])?;
-    let mut input = ports.open("input", &args.input, RxLayout::DasQueues(2), 0)?;
+    // A DPDK input also sends the node's status frames.
+    let status_tx = usize::from(args.input.interface().is_none());
+    let mut input = ports.open("input", &args.input, RxLayout::DasQueues(2), status_tx)?;
     let pool = BufPool::default();
     // Notices come back on the output's link. A DPDK output takes them on its own
     // receive queue, which is read even with --no-purge (a memif peer waits for room
@@ -163,10 +171,31 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
     let notice_thread = notice_link
         .map(|link| notices::spawn_receiver(link, notice_tx, pool.clone()))
         .transpose()?;
+    // The node's heartbeat goes back to the duplicator on the input's link: on a DPDK
+    // input from its transmit queue, beside a kernel input from an AF_PACKET socket of
+    // its own on its interface (whatever the input's backend).
+    let (status_port, status_link) = match args.input.interface() {
+        None => (None, input.tx(0)?),
+        Some(iface) => {
+            let spec = PortSpec::AfPacket(iface.to_string());
+            let mut port = ports.open("status", &spec, RxLayout::None, 1)?;
+            let link = port.tx(0)?;
+            (Some(port), link)
+        }
+    };
+    let duplicate_rx = input.rx(1)?;
+    let status_thread = status::spawn_reporter(
+        status_link,
+        args.index as u8,
+        duplicate_rx.counters(),
+        ports.end().clone(),
+        pool.clone(),
+    )
+    .context("starting the status sender")?;
     let origin_ns = dataplane::clock::monotonic_ns();
     let io = NodeIo {
         primary_rx: vec![input.rx(0)?],
-        duplicate_rx: vec![input.rx(1)?],
+        duplicate_rx: vec![duplicate_rx],
         primary_tx: output.tx(0)?,
         duplicate_tx: output.tx(1)?,
         notices: notice_rx,
@@ -208,6 +237,10 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         .transpose()
         .context("completion notices")?;
     let straggler = straggler.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+    let status_sent = status_thread
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        .context("status frames")?;
     for w in node.threads.iter().flat_map(|t| &t.warnings) {
         eprintln!("das: warning: node {}: {w}", node.id);
     }
@@ -239,6 +272,8 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         input: input.report(),
         output: output.report(),
         notice_port: notice_port.as_ref().map(NetPort::report),
+        status_sent,
+        status_port: status_port.as_ref().map(NetPort::report),
     };
     args.stage.write_report("worker", &report)?;
     Ok(ExitCode::SUCCESS)

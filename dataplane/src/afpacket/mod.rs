@@ -95,23 +95,28 @@ pub enum RxLayout {
     Das,
     /// One queue taking completion-notice frames (a node's link from dedup).
     Notices,
+    /// One queue taking node status frames (the duplicator's link to a node).
+    Status,
 }
 
 impl RxLayout {
-    fn queues(self) -> usize {
+    /// The receive queues of this layout.
+    pub fn queues(self) -> usize {
         match self {
             RxLayout::None => 0,
             RxLayout::Fanout(n) | RxLayout::DasQueues(n) => n,
-            RxLayout::Das | RxLayout::Notices => 1,
+            RxLayout::Das | RxLayout::Notices | RxLayout::Status => 1,
         }
     }
 
-    fn filter(self, queue: usize) -> Filter {
+    /// The frames receive queue `queue` of this layout takes.
+    pub fn filter(self, queue: usize) -> Filter {
         match self {
             RxLayout::None | RxLayout::Fanout(_) => Filter::All,
             RxLayout::DasQueues(_) => Filter::DasQueue(queue as u8),
             RxLayout::Das => Filter::Das,
             RxLayout::Notices => Filter::Notices,
+            RxLayout::Status => Filter::Status,
         }
     }
 }

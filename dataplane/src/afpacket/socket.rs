@@ -112,6 +112,9 @@ pub enum Filter {
     /// Completion-notice frames (EtherType 0x88B5, outer MAC prefix `02:44:41:53`):
     /// dedup's purge requests to a node.
     Notices,
+    /// Node status frames (EtherType 0x88B6, outer MAC prefix `02:44:41:53`): a node's
+    /// heartbeat to the duplicator.
+    Status,
 }
 
 impl Filter {
@@ -119,22 +122,17 @@ impl Filter {
     pub(super) fn program(self) -> Option<Vec<Insn>> {
         let ethertype = u32::from(crate::meta::ETHERTYPE_NSH);
         let prefix = u32::from_be_bytes(crate::meta::DAS_MAC_PREFIX);
-        let notices = u32::from(crate::completion::NOTICE_ETHERTYPE);
+        let of_type = match self {
+            Filter::Notices => u32::from(crate::completion::NOTICE_ETHERTYPE),
+            Filter::Status => u32::from(crate::status::STATUS_ETHERTYPE),
+            _ => ethertype,
+        };
         match self {
             Filter::All => None,
             // 0 ldh [12]; 1 jeq TYPE else 5; 2 ld [0]; 3 jeq prefix else 5; 4 accept; 5 drop
-            Filter::Das | Filter::Notices => Some(vec![
+            Filter::Das | Filter::Notices | Filter::Status => Some(vec![
                 insn(LD_H_ABS, 0, 0, 12),
-                insn(
-                    JEQ_K,
-                    0,
-                    3,
-                    if self == Filter::Das {
-                        ethertype
-                    } else {
-                        notices
-                    },
-                ),
+                insn(JEQ_K, 0, 3, of_type),
                 insn(LD_W_ABS, 0, 0, 0),
                 insn(JEQ_K, 0, 1, prefix),
                 insn(RET_K, 0, 0, ACCEPT),
@@ -170,6 +168,7 @@ impl Filter {
             Filter::Das => das,
             Filter::DasQueue(queue) => das && frame[5] == queue,
             Filter::Notices => of_type(crate::completion::NOTICE_ETHERTYPE),
+            Filter::Status => of_type(crate::status::STATUS_ETHERTYPE),
         }
     }
 }
@@ -260,16 +259,28 @@ mod tests {
         other_type[13] = 0x00;
         let mut other_mac = das_frame(0);
         other_mac[0] = 0x06;
+        let mut notices = Vec::new();
+        crate::completion::encode_notices(1, &[], &mut notices);
+        let mut status = Vec::new();
+        crate::status::encode_status(&crate::status::NodeStatus::default(), &mut status);
         let frames = [
             das_frame(0),
             das_frame(1),
             das_frame(7),
             other_type,
             other_mac,
+            notices,
+            status,
             vec![0x02, 0x44],
             vec![],
         ];
-        for filter in [Filter::Das, Filter::DasQueue(0), Filter::DasQueue(1)] {
+        for filter in [
+            Filter::Das,
+            Filter::DasQueue(0),
+            Filter::DasQueue(1),
+            Filter::Notices,
+            Filter::Status,
+        ] {
             let program = filter.program().unwrap();
             for frame in &frames {
                 assert_eq!(
