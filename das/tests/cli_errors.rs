@@ -89,8 +89,8 @@ fn help_explains_each_command() {
 fn stage_processes_explain_bad_ports() {
     assert_error(&["replay", "--to", "veth0"], "expected afpacket:IFACE");
     assert_error(
-        &["replay", "--to", "netmap:x"],
-        "expected afpacket:IFACE, afxdp:IFACE or dpdk:NAME",
+        &["replay", "--to", "pcap:x"],
+        "expected afpacket:IFACE, afxdp:IFACE, netmap:IFACE or dpdk:NAME",
     );
     assert_error(&["replay", "--to", "dpdk:"], "not a DPDK port name");
     assert_error(
