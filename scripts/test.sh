@@ -25,24 +25,23 @@ step "cargo test"
 cargo test --workspace --locked
 
 # The DPDK port backend (das-dpdk), das dpdk-bench and the stages' dpdk: ports, built
-# with the dpdk feature; the tests run DPDK on virtual devices (--no-huge --no-pci) and
-# need root. The cluster test runs the stage processes linked by net_memif pairs.
-step "cargo clippy --features das/dpdk (warnings are errors)"
-cargo clippy -p das-dpdk -p das --all-targets --locked --features das/dpdk -- -D warnings
+# with the dpdk feature, and the netmap port backend (das-netmap) with das's
+# netmap:IFACE ports, built with the netmap feature: one clippy pass over both.
+step "cargo clippy --features das/dpdk,das/netmap (warnings are errors)"
+cargo clippy -p das-dpdk -p das-netmap -p das --all-targets --locked \
+    --features das/dpdk,das/netmap -- -D warnings
 
+# The DPDK tests run DPDK on virtual devices (--no-huge --no-pci) and need root. The
+# cluster test runs the stage processes linked by net_memif pairs.
 step "cargo test -p das-dpdk --features dpdk"
 cargo test -p das-dpdk --locked --features dpdk
 
 step "cargo test -p das --features dpdk (stage ports and the cluster over DPDK)"
 cargo test -p das --locked --features dpdk --bin das --test cli_errors --test netns_e2e -- dpdk
 
-# The netmap port backend (das-netmap) and das's netmap:IFACE ports, built with the netmap
-# feature. Both build without netmap's headers; the tests check the netmap API definitions
-# and run the rings against a fake kernel, since these machines have no netmap kernel
-# module (docs/NETMAP.md).
-step "cargo clippy --features das/netmap (warnings are errors)"
-cargo clippy -p das-netmap -p das --all-targets --locked --features das/netmap -- -D warnings
-
+# netmap builds without netmap's headers; its tests check the netmap API definitions and
+# run the rings against a fake kernel, since these machines have no netmap kernel module
+# (docs/NETMAP.md).
 step "cargo test -p das-netmap --features netmap"
 cargo test -p das-netmap --locked --features netmap
 
