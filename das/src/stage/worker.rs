@@ -220,7 +220,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
     // The straggler's window counts from the first packet: the node starts before the
     // traffic does, by however long the launcher takes.
     let straggler = match straggler {
-        Some(s) if first_packet(ports.end()) => {
+        Some(s) if first_packet(ports.end(), &node) => {
             let class = args.sched.straggler_class();
             let origin = dataplane::clock::monotonic_ns();
             Some(
@@ -279,11 +279,11 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Waits until the node's input saw its first packet: true, or the process was told to
-/// stop before any came: false.
-fn first_packet(end: &InputEnd) -> bool {
+/// Waits until the node's input saw its first packet: true; or the process was told to
+/// stop, or the node stopped (a port failed), before any came: false.
+fn first_packet(end: &InputEnd, node: &ids_worker::NodeHandle) -> bool {
     while !end.saw_traffic() {
-        if end.is_stopped() {
+        if end.is_stopped() || node.is_finished() {
             return false;
         }
         std::thread::sleep(std::time::Duration::from_micros(200));
