@@ -1,5 +1,6 @@
-//! `das bench`: measurements of one node's scheduling (the paper's Fig. 9a) and of
-//! node independence under a straggler.
+//! `das bench`: measurements of one node's scheduling (the paper's Fig. 9a), of
+//! node independence under a straggler, and of one network port's receive rate
+//! (`port-rx`, in `port_rx_bench`).
 //!
 //! Both drive nodes directly: feeder threads write job copies into the nodes' queues
 //! (paced, or as fast as the queues take them) and the nodes run the fixed-cost `Spin`
@@ -44,6 +45,9 @@ enum Which {
     /// Several nodes saturated with primaries, a straggler on node 0 for 60 % of the
     /// run: node 0 should lose the straggler's share, the others nothing.
     Straggler(StragglerBenchArgs),
+    /// The receive rate of one network port: frames and drops per second on one
+    /// receive queue, busy-polled (for side-by-side runs with dpdk-testpmd rxonly).
+    PortRx(crate::port_rx_bench::PortRxArgs),
 }
 
 /// Options of `das bench node`.
@@ -129,6 +133,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     match args.which {
         Which::Node(a) => node_bench(a),
         Which::Straggler(a) => straggler_bench(a),
+        Which::PortRx(a) => crate::port_rx_bench::run(a),
     }
 }
 

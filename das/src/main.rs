@@ -14,6 +14,7 @@ mod experiment;
 mod gen_cmd;
 mod ids_cmd;
 mod pipeline;
+mod port_rx_bench;
 mod report;
 mod run_cmd;
 mod spec;
@@ -49,8 +50,8 @@ enum Command {
     /// Forward frames between two DPDK net_null ports through the DPDK port backend
     /// and print Mpps per core (needs a das built with the `dpdk` feature).
     DpdkBench(dpdk_bench_cmd::DpdkBenchArgs),
-    /// Measure a node's scheduling (duplicates' cost to primaries, wake-up latency) and
-    /// the independence of nodes under a straggler.
+    /// Measure a node's scheduling (duplicates' cost to primaries, wake-up latency),
+    /// the independence of nodes under a straggler, and a network port's receive rate.
     Bench(bench_cmd::BenchArgs),
     /// Inspect captures with Snort rules (like `snort -r`) and print alerts and a
     /// summary.
@@ -89,8 +90,55 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("das: error: {e:#}");
+            eprintln!("das: error: {}", one_line(&e));
             std::process::ExitCode::from(2)
         }
+    }
+}
+
+/// An error and its causes on one line, each cause once. Many errors show their cause
+/// in their own message (`port p: opening a socket: Operation not permitted`) and also
+/// return it as their source, which `{:#}` would print a second time; a cause whose
+/// text the line already holds is left out.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+    use dataplane::port::PortError;
+
+    #[test]
+    fn causes_shown_by_their_error_are_not_repeated() {
+        // EPERM.
+        let io = std::io::Error::from_raw_os_error(1);
+        let e = anyhow::Error::new(PortError::Io {
+            port: "output".into(),
+            context: "opening an AF_PACKET socket".into(),
+            source: io,
+        })
+        .context("cannot open afpacket:pa");
+        assert_eq!(
+            one_line(&e),
+            "cannot open afpacket:pa: port output: opening an AF_PACKET socket: Operation not \
+             permitted (os error 1)"
+        );
+        // Causes that their error does not show are all kept, in order.
+        let e = anyhow::anyhow!("no such file")
+            .context("reading x")
+            .context("loading y");
+        assert_eq!(one_line(&e), "loading y: reading x: no such file");
     }
 }

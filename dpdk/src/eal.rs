@@ -39,7 +39,15 @@ impl Eal {
     /// [`DpdkError::EalAlreadyRunning`], and after a failed start every call returns
     /// that failure again. The EAL pins the calling thread to the first lcore's CPUs,
     /// and threads it starts later inherit that.
+    ///
+    /// Before the first start, hugepages (unless `no_huge`) and, for kernel-backed
+    /// virtual devices (`net_af_packet`, `net_af_xdp`, `net_tap`), the capabilities
+    /// they need and their `iface=` are checked: without them this is
+    /// [`DpdkError::Unmet`] and the EAL is not started.
     pub fn init(config: &EalConfig) -> Result<&'static Eal, DpdkError> {
+        if EAL.get().is_none() {
+            crate::preflight::check(config)?;
+        }
         let args = config.args();
         match EAL.get_or_init(|| start(&args)) {
             Ok(eal) if eal.args == args => Ok(eal),

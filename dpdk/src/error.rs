@@ -12,6 +12,10 @@ pub enum DpdkError {
         /// What failed, with a hint where one is known.
         message: String,
     },
+    /// The machine or the process lacks what the EAL configuration needs (hugepages, a
+    /// device's capabilities), found before the EAL was started.
+    #[error("{0}")]
+    Unmet(String),
     /// The EAL already runs in this process with other arguments; it starts only once
     /// per process.
     #[error(
@@ -44,6 +48,18 @@ pub enum DpdkError {
     /// virtual device is gone until the process restarts).
     #[error("port {port}: device `{device}` is already open in this process")]
     DeviceInUse {
+        /// Port name.
+        port: String,
+        /// Device.
+        device: String,
+    },
+    /// A virtual device listed in the EAL's arguments that the EAL did not create: its
+    /// driver refused it and said why on stderr (a missing interface, say).
+    #[error(
+        "port {port}: the EAL did not create `{device}`, though eal.toml's vdevs list it: \
+         its driver refused it (its messages are above)"
+    )]
+    DeviceNotCreated {
         /// Port name.
         port: String,
         /// Device.

@@ -29,6 +29,8 @@ mod ffi;
 mod flow;
 #[cfg(feature = "dpdk")]
 mod port;
+#[cfg(feature = "dpdk")]
+mod preflight;
 
 #[cfg(feature = "dpdk")]
 pub use eal::{Eal, EthDev};

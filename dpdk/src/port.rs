@@ -195,6 +195,16 @@ impl DpdkPort {
         let mut port_id = 0u16;
         // SAFETY: c_name is NUL-terminated; port_id is a valid out-parameter.
         let rc = unsafe { ffi::rte_eth_dev_get_port_by_name(c_name.as_ptr(), &mut port_id) };
+        let listed = |arg: &String| {
+            arg.strip_prefix("--vdev=")
+                .is_some_and(|v| v.split(',').next() == Some(device_name.as_str()))
+        };
+        if rc != 0 && eal.args().iter().any(listed) {
+            return Err(DpdkError::DeviceNotCreated {
+                port: name,
+                device: device_name,
+            });
+        }
         if rc != 0 {
             return Err(DpdkError::UnknownDevice {
                 port: name,
