@@ -216,14 +216,23 @@ pub fn available() -> bool {
 mod tests {
     use super::*;
 
+    /// Whether node cgroups can be made here; says why not (and fails under
+    /// DAS_REQUIRE_PRIVILEGES=1) when they cannot.
+    fn usable() -> bool {
+        if available() {
+            return true;
+        }
+        assert!(
+            std::env::var("DAS_REQUIRE_PRIVILEGES").as_deref() != Ok("1"),
+            "cgroup v1 cpu controller required (DAS_REQUIRE_PRIVILEGES=1) but not usable"
+        );
+        eprintln!("skipped: no writable cgroup v1 cpu controller (needs root)");
+        false
+    }
+
     #[test]
     fn real_time_budget_of_removed_cgroups_is_reused() {
-        if !available() {
-            assert!(
-                std::env::var("DAS_REQUIRE_PRIVILEGES").as_deref() != Ok("1"),
-                "cgroup v1 cpu controller required (DAS_REQUIRE_PRIVILEGES=1) but not usable"
-            );
-            eprintln!("skipped: no writable cgroup v1 cpu controller (needs root)");
+        if !usable() {
             return;
         }
         // Rounds of two nodes back to back, as an experiment's runs are: each round's
@@ -249,12 +258,7 @@ mod tests {
 
     #[test]
     fn a_cgroup_limits_and_is_removed() {
-        if !available() {
-            assert!(
-                std::env::var("DAS_REQUIRE_PRIVILEGES").as_deref() != Ok("1"),
-                "cgroup v1 cpu controller required (DAS_REQUIRE_PRIVILEGES=1) but not usable"
-            );
-            eprintln!("skipped: no writable cgroup v1 cpu controller (needs root)");
+        if !usable() {
             return;
         }
         let cg = NodeCgroup::create(7, 0.25, true).unwrap();
