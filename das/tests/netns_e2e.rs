@@ -77,6 +77,33 @@ fn link(name: &str, from: &Value, to: &Value) -> u64 {
     lost
 }
 
+/// Runs `scripts/cluster.sh` with namespace prefix `prefix` and `options`, the replay
+/// taking `replay`, its reports going to `dir`; checks that it succeeded and left no
+/// namespace behind, and returns what it printed.
+fn run_cluster(dir: &Path, prefix: &str, options: &[&str], replay: &[&str]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new("bash")
+        .current_dir(&root)
+        .args(["scripts/cluster.sh", "--prefix", prefix])
+        .args(options)
+        .args(["--das", DAS, "--out"])
+        .arg(dir)
+        .arg("--")
+        .args(replay)
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "cluster.sh failed:\n{log}");
+    let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).contains(prefix),
+        "namespaces left behind:\n{}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    log
+}
+
 /// Checks received = forwarded + dropped of a stage's counters.
 fn stage(name: &str, c: &Value) -> (u64, u64) {
     let dropped: u64 = c["dropped"].as_object().unwrap().values().map(n).sum();
@@ -147,24 +174,11 @@ fn cluster_accounts_for_every_packet(ports: &str) {
     }
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("dn{}{}-", &ports[2..4], std::process::id() % 100_000);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = Command::new("bash")
-        .current_dir(&root)
-        .args([
-            "scripts/cluster.sh",
-            "--prefix",
-            &prefix,
-            "--nf",
-            "forward",
-            "--ports",
-            ports,
-            "--das",
-            DAS,
-            "--out",
-        ])
-        .arg(dir.path())
-        .args([
-            "--",
+    let log = run_cluster(
+        dir.path(),
+        &prefix,
+        &["--nf", "forward", "--ports", ports],
+        &[
             "--flows",
             "200",
             "--seed",
@@ -173,21 +187,11 @@ fn cluster_accounts_for_every_packet(ports: &str) {
             "20000pps",
             "--idle-exit",
             "1s",
-        ])
-        .output()
-        .unwrap();
-    let log =
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "cluster.sh failed:\n{log}");
+        ],
+    );
     if ports == "dpdk" {
         nothing_left_by_dpdk(dir.path(), &prefix, &log);
     }
-    let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    assert!(
-        !String::from_utf8_lossy(&left.stdout).contains(&prefix),
-        "namespaces left behind:\n{}",
-        String::from_utf8_lossy(&left.stdout)
-    );
 
     let replay = report(dir.path(), "replay");
     let dup = report(dir.path(), "duplicator");
@@ -385,28 +389,12 @@ fn a_killed_node_fails_over_to_its_duplicates() {
     }
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("dnkl{}-", std::process::id() % 100_000);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = Command::new("bash")
-        .current_dir(&root)
-        .args([
-            "scripts/cluster.sh",
-            "--prefix",
-            &prefix,
-            "--nf",
-            "forward",
-            "--kill-node",
-            "1:1",
-            "--das",
-            DAS,
-            "--out",
-        ])
-        .arg(dir.path())
-        .args(["--", "--flows", "400", "--seed", "3", "--pace", "20000pps"])
-        .output()
-        .unwrap();
-    let log =
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "cluster.sh failed:\n{log}");
+    let log = run_cluster(
+        dir.path(),
+        &prefix,
+        &["--nf", "forward", "--kill-node", "1:1"],
+        &["--flows", "400", "--seed", "3", "--pace", "20000pps"],
+    );
     assert!(log.contains("killed node 1's worker"), "{log}");
     assert!(
         !dir.path().join("worker1.json").exists(),
