@@ -78,6 +78,11 @@ impl NodeCgroup {
     /// node's primary, its stragglers) get the same share of real-time bandwidth.
     /// Empty cgroups left by das processes that no longer exist are removed first.
     pub fn create(node: usize, fraction: f64, realtime: bool) -> Result<Self, CapacityError> {
+        Self::create_named(&format!("node{node}"), fraction, realtime)
+    }
+
+    /// Creates the cgroup `das-PID-NAME`: see [`NodeCgroup::create`].
+    fn create_named(name: &str, fraction: f64, realtime: bool) -> Result<Self, CapacityError> {
         if !(fraction > 0.0 && fraction <= 1.0) {
             return Err(CapacityError::BadFraction(fraction));
         }
@@ -86,7 +91,7 @@ impl NodeCgroup {
             return Err(CapacityError::NoController);
         }
         remove_stale(root);
-        let dir = root.join(format!("das-{}-node{node}", std::process::id()));
+        let dir = root.join(format!("das-{}-{name}", std::process::id()));
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| CapacityError::Io { path, source }
@@ -207,9 +212,13 @@ fn remove_stale(root: &Path) {
     }
 }
 
-/// Whether this process can create node cgroups: tries one and removes it.
+/// Whether this process can create node cgroups: tries one and removes it. Each call
+/// probes with a cgroup of its own, so that threads asking at once do not remove
+/// each other's probe.
 pub fn available() -> bool {
-    NodeCgroup::create(usize::MAX, 0.5, false).is_ok()
+    static PROBES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let probe = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    NodeCgroup::create_named(&format!("probe{probe}"), 0.5, false).is_ok()
 }
 
 #[cfg(test)]
@@ -242,6 +251,20 @@ mod tests {
             let b = NodeCgroup::create(21, 0.3, true);
             assert!(a.is_ok() && b.is_ok(), "round {round}: {a:?} {b:?}");
         }
+    }
+
+    #[test]
+    fn threads_asking_at_once_all_find_cgroups_available() {
+        if !usable() {
+            return;
+        }
+        let answers: Vec<bool> = std::thread::scope(|s| {
+            let asking: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| (0..20).all(|_| available())))
+                .collect();
+            asking.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert_eq!(answers, vec![true; 8]);
     }
 
     #[test]
