@@ -176,6 +176,7 @@ fn start_node(
         primary_tx: output.take_tx_queue(0)?,
         duplicate_tx: output.take_tx_queue(1)?,
         notices: None,
+        primary_notices: None,
         health: NodeHealth::new(id + 1),
         origin_ns,
         cgroup,

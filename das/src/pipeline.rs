@@ -10,7 +10,7 @@ use crate::alerts::{AlertSink, InstanceId, LoadedRules, RuleSource, SinkingIds, 
 use crate::ids_cmd::MatcherArg;
 use crate::spec::FunctionSpec;
 use anyhow::{Context, Result, bail};
-use dataplane::completion::{CompletionCounters, completion_channel};
+use dataplane::completion::{CompletionCounters, completion_channels};
 use dataplane::forward::{ForwardReport, spawn_spread};
 use dataplane::health::NodeHealth;
 use dataplane::memory::{FramesPort, FramesReplay, IterPort, TimedFrame};
@@ -177,6 +177,9 @@ pub struct PipelineConfig {
     pub duplicate_capacity: usize,
     /// What a node's duplicate queue does when full, and whether dedup purges.
     pub duplicate_policy: DuplicatePolicy,
+    /// With active purge: nodes also purge late primaries, those whose duplicate was
+    /// delivered first.
+    pub purge_primaries: bool,
     /// Hedged scheme: duplicate while the primary node's queue holds this many packets.
     pub hedge_depth: usize,
     /// Whether the duplicator's overload guard runs (DAS and hedged).
@@ -240,6 +243,8 @@ pub struct RunReport {
     pub mode: SchedMode,
     /// Duplicate-queue policy.
     pub duplicate_policy: DuplicatePolicy,
+    /// Whether nodes purged late primaries too.
+    pub purge_primaries: bool,
     /// Whether node queue 0 is lossless.
     pub primary_overflow: Overflow,
     /// Whether dedup recognised copies by content hash rather than job id.
@@ -319,6 +324,12 @@ pub fn run(
     };
     let duplicate_queue = RingQueueConfig::new(config.duplicate_capacity, duplicate_overflow);
     let purge = config.duplicate_policy == DuplicatePolicy::Purge;
+    if config.purge_primaries && !(purge && config.content_dedup.is_none()) {
+        bail!(
+            "purging late primaries needs active purge (duplicate policy purge) and \
+             job-id deduplication"
+        );
+    }
 
     let cgroups = match config.capacity {
         Some(fraction) => (0..config.nodes)
@@ -388,13 +399,16 @@ pub fn run(
             &[lossless, lossless],
         )?);
         if purge {
-            let (tx, rx) = completion_channel(NOTICE_CAPACITY);
+            // One receiver per purging instance of the node.
+            let instances = if config.purge_primaries { 2 } else { 1 };
+            let (tx, rx) = completion_channels(NOTICE_CAPACITY, instances);
+            let mut rx = rx.into_iter();
             notice_counters.push(tx.counters());
             senders.push(Some(tx));
-            receivers.push(Some(rx));
+            receivers.push((rx.next(), rx.next()));
         } else {
             senders.push(None);
-            receivers.push(None);
+            receivers.push((None, None));
         }
     }
     let health = NodeHealth::new(config.nodes);
@@ -446,7 +460,7 @@ pub fn run(
     let mut nodes = Vec::new();
     let core_of =
         |i: usize| (!config.cores.is_empty()).then(|| config.cores[i % config.cores.len()]);
-    for (i, notices) in receivers.into_iter().enumerate() {
+    for (i, (notices, primary_notices)) in receivers.into_iter().enumerate() {
         let mut rx = |q| {
             to_nodes
                 .iter_mut()
@@ -459,6 +473,7 @@ pub fn run(
             primary_tx: from_nodes[i].take_tx_queue(0)?,
             duplicate_tx: from_nodes[i].take_tx_queue(1)?,
             notices,
+            primary_notices,
             health: health.clone(),
             origin_ns,
             cgroup: cgroups[i].clone(),
@@ -578,6 +593,7 @@ pub fn run(
         batch: config.batch,
         mode: config.mode,
         duplicate_policy: config.duplicate_policy,
+        purge_primaries: config.purge_primaries,
         primary_overflow: config.primary_overflow,
         content_dedup: config.content_dedup.is_some(),
         elapsed_secs,

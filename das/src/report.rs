@@ -301,11 +301,16 @@ pub fn summary(r: &RunReport, checks: &[Check]) -> String {
     let dup = &r.duplicator;
     let _ = writeln!(
         s,
-        "das run: {} nodes ({} scheduling), scheme {}, duplicate queue {}, batch {}; traffic: {}",
+        "das run: {} nodes ({} scheduling), scheme {}, duplicate queue {}{}, batch {}; traffic: {}",
         r.nodes,
         r.mode.name(),
         r.scheme,
         r.duplicate_policy.name(),
+        if r.purge_primaries {
+            " (late primaries purged too)"
+        } else {
+            ""
+        },
         r.batch,
         r.source
     );

@@ -110,6 +110,14 @@ pub struct RunArgs {
     #[arg(long, default_value_t = ids_worker::node::DEFAULT_DUPLICATE_BATCH, value_name = "N")]
     dup_batch: usize,
 
+    /// With active purge (duplicate policy purge, the default of das and hedged): nodes
+    /// also purge late primaries, whose duplicate was delivered first, while their
+    /// primary queue is backlogged (a receive burst fills a whole batch). A straggler
+    /// then spends its cycles on jobs nobody delivered yet; its primary instance no
+    /// longer sees every packet of its flows.
+    #[arg(long)]
+    purge_primaries: bool,
+
     #[command(flatten)]
     function: FunctionArgs,
 
@@ -244,6 +252,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         guard: !args.no_guard,
         mode: args.sched,
         duplicate_batch: args.dup_batch,
+        purge_primaries: args.purge_primaries,
         capacity: args.node_capacity,
         faults,
         stragglers: args.straggler.clone(),

@@ -77,6 +77,10 @@ fn bad_options_are_explained() {
         "must be a positive",
     );
     assert_error(&["run", "--size-mix", "64:x"], "mix");
+    assert_error(
+        &["run", "--scheme", "single", "--purge-primaries"],
+        "purging late primaries needs active purge",
+    );
 }
 
 #[test]

@@ -201,6 +201,56 @@ fn pauses_stragglers_purge_and_both_modes_keep_every_packet() {
     }
 }
 
+/// The sum over nodes of one instance's drops for `reason`.
+fn node_drops(report: &serde_json::Value, instance: &str, reason: &str) -> u64 {
+    report["report"]["node_reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            n[instance]["counters"]["dropped"][reason]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+#[test]
+fn a_paused_node_purges_primaries_its_peer_delivered_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = capture(dir.path());
+    let expected = sorted_frames(&input);
+    for sched in ["inline", "os"] {
+        let args = |purge_primaries: bool| {
+            let mut a = vec![
+                "--pcap",
+                input.to_str().unwrap(),
+                "--pace",
+                "100000pps",
+                "--sched",
+                sched,
+                "--nf",
+                "spin:1us",
+                "--pause",
+                "0:50ms:100ms",
+            ];
+            if purge_primaries {
+                a.push("--purge-primaries");
+            }
+            a
+        };
+        // While node 0 is paused its queue fills and node 1 delivers the duplicates of
+        // its jobs; back at work with a backlog, node 0 skips those primaries.
+        let (report, got) = run(dir.path(), &args(true));
+        assert_eq!(got, expected, "{sched}");
+        let late = node_drops(&report, "primary", "purged");
+        assert!(late > 0, "{sched}: no late primary purged");
+        let (report, got) = run(dir.path(), &args(false));
+        assert_eq!(got, expected, "{sched}");
+        assert_eq!(node_drops(&report, "primary", "purged"), 0, "{sched}");
+    }
+}
+
 #[test]
 fn nodes_sharing_a_core_get_their_own_cgroup_capacity() {
     if !ids_worker::capacity::available() {

@@ -2,10 +2,12 @@
 //!
 //! When dedup delivers a job's first copy, the job's other copy is useless. Dedup sends
 //! a notice to the node holding that copy (named in the job metadata's peer byte); the
-//! node marks the job and removes the duplicate before inspecting it. Notices travel on
-//! a bounded single-producer, single-consumer ring and never block the sender: a notice
-//! that does not fit is dropped and counted, which only means one useless duplicate
-//! gets inspected.
+//! node marks the job and removes the copy before inspecting it: a duplicate whose
+//! primary was delivered, and, where the node is set to, a primary whose duplicate was
+//! (a late primary). A node holds at most one copy of a job, so a notice needs no copy
+//! kind. Notices travel on bounded single-producer, single-consumer rings, one per
+//! instance that purges, and never block the sender: a notice that does not fit is
+//! dropped and counted, which only means one useless copy gets inspected.
 
 use std::sync::Arc;
 
@@ -29,9 +31,9 @@ pub struct CompletionCounters {
     pub dropped: Counter,
 }
 
-/// The sending end of a notice channel.
+/// The sending end of a notice channel: every notice goes to each of its receivers.
 pub struct CompletionSender {
-    producer: rtrb::Producer<Completion>,
+    producers: Vec<rtrb::Producer<Completion>>,
     counters: Arc<CompletionCounters>,
 }
 
@@ -54,29 +56,50 @@ impl std::fmt::Debug for CompletionReceiver {
 
 /// A notice channel holding at most `capacity` notices (at least 1).
 pub fn completion_channel(capacity: usize) -> (CompletionSender, CompletionReceiver) {
-    let (producer, consumer) = rtrb::RingBuffer::new(capacity.max(1));
+    let (tx, mut rx) = completion_channels(capacity, 1);
+    (tx, rx.pop().expect("one receiver"))
+}
+
+/// A notice channel with `receivers` receivers (at least 1), each holding at most
+/// `capacity` notices: every notice sent reaches each receiver that has room.
+pub fn completion_channels(
+    capacity: usize,
+    receivers: usize,
+) -> (CompletionSender, Vec<CompletionReceiver>) {
+    let (producers, consumers) = (0..receivers.max(1))
+        .map(|_| rtrb::RingBuffer::new(capacity.max(1)))
+        .unzip::<_, _, Vec<_>, Vec<_>>();
     (
         CompletionSender {
-            producer,
+            producers,
             counters: Arc::default(),
         },
-        CompletionReceiver { consumer },
+        consumers
+            .into_iter()
+            .map(|consumer| CompletionReceiver { consumer })
+            .collect(),
     )
 }
 
 impl CompletionSender {
-    /// Sends `notices`, dropping (and counting) those that do not fit.
+    /// Sends `notices` to every receiver, dropping those that do not fit; a notice
+    /// counts as dropped when some receiver had no room for it.
     pub fn send(&mut self, notices: &[Completion]) {
-        let room = self.producer.slots().min(notices.len());
-        if room > 0 {
-            let chunk = self
-                .producer
-                .write_chunk_uninit(room)
-                .expect("room never exceeds the free slots");
-            chunk.fill_from_iter(notices[..room].iter().copied());
+        let mut delivered = notices.len();
+        for producer in &mut self.producers {
+            let room = producer.slots().min(notices.len());
+            if room > 0 {
+                let chunk = producer
+                    .write_chunk_uninit(room)
+                    .expect("room never exceeds the free slots");
+                chunk.fill_from_iter(notices[..room].iter().copied());
+            }
+            delivered = delivered.min(room);
         }
-        self.counters.sent.add(room as u64);
-        self.counters.dropped.add((notices.len() - room) as u64);
+        self.counters.sent.add(delivered as u64);
+        self.counters
+            .dropped
+            .add((notices.len() - delivered) as u64);
     }
 
     /// The channel's counters.
@@ -207,6 +230,23 @@ mod tests {
         let c = tx.counters();
         assert_eq!((c.sent.get(), c.dropped.get()), (3, 1));
         assert_eq!(rx.drain(|_| {}), 0);
+    }
+
+    #[test]
+    fn every_receiver_gets_every_notice_it_has_room_for() {
+        let (mut tx, mut rxs) = completion_channels(3, 2);
+        let notice = |job| Completion { duplicator: 1, job };
+        tx.send(&[notice(1), notice(2)]);
+        let mut first = Vec::new();
+        assert_eq!(rxs[0].drain(|c| first.push(c.job)), 2);
+        // The second receiver still holds two: one more notice fits there, two here.
+        tx.send(&[notice(3), notice(4)]);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        rxs[0].drain(|c| a.push(c.job));
+        rxs[1].drain(|c| b.push(c.job));
+        assert_eq!((first, a, b), (vec![1, 2], vec![3, 4], vec![1, 2, 3]));
+        let c = tx.counters();
+        assert_eq!((c.sent.get(), c.dropped.get()), (3, 1));
     }
 
     proptest::proptest! {

@@ -23,8 +23,9 @@ pub struct DedupConfig {
     pub window: usize,
     /// Interval of the UPP/sec timeline.
     pub upp_interval: Duration,
-    /// Whether to emit completion notices (active purge): when a job's primary copy
-    /// arrives first, a notice goes to the node holding its duplicate.
+    /// Whether to emit completion notices (active purge): when a job's first copy
+    /// arrives, a notice goes to the node holding its other copy (the duplicate's
+    /// node when the primary wins, the primary's node when the duplicate wins).
     pub notify: bool,
     /// Content-hash mode: copies are recognised by the hash of their invariant content
     /// within a time window, not by job id (for traffic that lost its metadata).
@@ -221,20 +222,18 @@ impl Dedup {
     /// delivered it, its latency, and the completion notice for its other copy.
     fn first(&mut self, meta: &JobMeta, node: Option<usize>, now_ns: u64, tally: &mut Tally) {
         match meta.kind {
-            CopyKind::Primary => {
-                tally.from_primary += 1;
-                if let (true, Some(peer)) = (self.config.notify, meta.peer) {
-                    let peer = peer as usize;
-                    if self.notices.len() <= peer {
-                        self.notices.resize_with(peer + 1, Vec::new);
-                    }
-                    self.notices[peer].push(Completion {
-                        duplicator: meta.duplicator,
-                        job: meta.job.0,
-                    });
-                }
-            }
+            CopyKind::Primary => tally.from_primary += 1,
             CopyKind::Duplicate => tally.from_duplicate += 1,
+        }
+        if let (true, Some(peer)) = (self.config.notify, meta.peer) {
+            let peer = peer as usize;
+            if self.notices.len() <= peer {
+                self.notices.resize_with(peer + 1, Vec::new);
+            }
+            self.notices[peer].push(Completion {
+                duplicator: meta.duplicator,
+                job: meta.job.0,
+            });
         }
         if let Some(node) = node {
             if self.first_by_node.len() <= node {
@@ -302,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn notices_go_to_the_duplicate_holder_when_the_primary_wins() {
+    fn notices_go_to_the_node_holding_the_other_copy() {
         let pool = BufPool::default();
         let mut bufs = pool.cache();
         let mut dedup = Dedup::new(DedupConfig {
@@ -329,8 +328,8 @@ mod tests {
                 .map(|&job| Completion { duplicator: 4, job })
                 .collect::<Vec<_>>()
         };
-        // Job 2's duplicate came first: its primary is never purged, so no notice.
-        assert_eq!(sent, vec![(1, jobs(&[1, 3]))]);
+        // Job 2's duplicate came first: the notice goes to its primary's node (0).
+        assert_eq!(sent, vec![(0, jobs(&[2])), (1, jobs(&[1, 3]))]);
         let mut again = 0;
         dedup.take_notices(|_, _| again += 1);
         assert_eq!(again, 0, "notices are handed out once");

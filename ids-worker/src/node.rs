@@ -12,7 +12,12 @@
 //!
 //! The duplicate queue's bound and overflow policy belong to the port feeding queue 1;
 //! with active purge, completion notices from dedup name delivered jobs and their
-//! duplicates are removed before inspection (counted as `purged`). Faults (pause, kill)
+//! duplicates are removed before inspection (counted as `purged`); a node given notices
+//! for its primary instance too also removes late primaries, those whose duplicate was
+//! delivered first, while that instance is backlogged (a receive burst fills a whole
+//! batch). A straggler then spends its cycles on jobs nobody delivered yet, at the cost
+//! of holes in its instance's view of those flows; with a short queue it inspects every
+//! primary. Faults (pause, kill)
 //! and a per-node CPU capacity (cgroup) are applied here; stragglers run beside the node
 //! ([`crate::fault`]).
 
@@ -169,8 +174,14 @@ pub struct NodeIo {
     pub primary_tx: Box<dyn TxQueue>,
     /// The secondary instance's output to dedup.
     pub duplicate_tx: Box<dyn TxQueue>,
-    /// Completion notices from dedup, for active purge (none: no purge).
+    /// Completion notices from dedup for the secondary instance, for active purge of
+    /// duplicates (none: no purge).
     pub notices: Option<CompletionReceiver>,
+    /// Completion notices from dedup for the primary instance: with them it also
+    /// purges late primaries, whose duplicate was delivered first, while it is
+    /// backlogged (a receive burst fills a whole batch; none: it inspects every
+    /// primary).
+    pub primary_notices: Option<CompletionReceiver>,
     /// Where the node marks itself down when it dies.
     pub health: NodeHealth,
     /// Start of the run on [`monotonic_ns`]: fault windows count from it.
@@ -240,7 +251,8 @@ pub struct NodeReport {
     pub secondary: InstanceReport,
     /// Its threads (two in `os` mode, one in `inline` mode).
     pub threads: Vec<ThreadReport>,
-    /// Completion notices taken in.
+    /// Completion notices taken in (each purging instance takes every notice; this is
+    /// the count of the one that took the most).
     pub notices: u64,
     /// Seconds from the start of the run to its death, if it was killed.
     pub killed_at_secs: Option<f64>,
@@ -307,7 +319,7 @@ impl NodeHandle {
             let outcome = outcome?;
             instances.extend(outcome.instances);
             threads.push(outcome.thread);
-            notices += outcome.notices;
+            notices = notices.max(outcome.notices);
             killed_at_secs = killed_at_secs.or(outcome.killed_at_secs);
         }
         let mut take = |role| {
@@ -351,10 +363,14 @@ pub fn spawn_node<F: NetworkFunction>(
             config.duplicate_batch, config.batch
         )));
     }
-    let purge = match io.notices {
-        Some(rx) => Some(PurgeSet::new(rx, config.purge_window).map_err(|e| bad(e.to_string()))?),
-        None => None,
+    let purge_set = |notices: Option<CompletionReceiver>| {
+        notices
+            .map(|rx| PurgeSet::new(rx, config.purge_window))
+            .transpose()
+            .map_err(|e| bad(e.to_string()))
     };
+    let purge = purge_set(io.notices)?;
+    let primary_purge = purge_set(io.primary_notices)?;
     let counters = NodeCounters {
         primary: Arc::default(),
         secondary: Arc::default(),
@@ -375,7 +391,7 @@ pub fn spawn_node<F: NetworkFunction>(
         Role::Primary,
         primary,
         (io.primary_rx, io.primary_tx),
-        None,
+        primary_purge,
         counters.primary.clone(),
         (config.batch, depth_ns),
     );
@@ -525,6 +541,13 @@ impl<F: NetworkFunction> Instance<F> {
         }
         let outcome = self.rx.rx_burst(&mut self.input, bufs)?;
         if let RxOutcome::Received(_) = outcome {
+            // A primary is purged only while the instance is backlogged (its burst
+            // filled a whole batch): a late primary is then a job it may never reach
+            // in time, while with a short queue it inspects every packet of its flows.
+            let purge = match self.role {
+                Role::Primary if !self.input.is_full() => None,
+                _ => self.purge.as_ref(),
+            };
             let start = monotonic_ns();
             process_batch(
                 &mut self.nf,
@@ -532,7 +555,7 @@ impl<F: NetworkFunction> Instance<F> {
                 &mut self.output,
                 &BatchContext {
                     counters: &self.counters,
-                    purge: self.purge.as_ref(),
+                    purge,
                 },
                 bufs,
             );
@@ -648,7 +671,7 @@ fn run<F: NetworkFunction>(
         }
         idler.idle();
     }
-    let notices = instances.iter().map(|i| i.notices).sum();
+    let notices = instances.iter().map(|i| i.notices).max().unwrap_or(0);
     let serves = instances.iter().map(|i| i.role).collect();
     let reports = instances
         .into_iter()
@@ -678,8 +701,8 @@ pub struct BatchContext<'a> {
 
 /// Runs `nf` on packets from the front of `input` (handing it each frame without its
 /// metadata header), moves the packets it forwards to `output` and frees the rest into
-/// `bufs`, counting each: `purged` for duplicates whose job was already delivered
-/// (never inspected), `nf_verdict` for the function's drops, `missing_metadata` for
+/// `bufs`, counting each: `purged` for copies whose job the other copy already
+/// delivered (never inspected), `nf_verdict` for the function's drops, `missing_metadata` for
 /// frames without a valid das header. Takes at most `output.room()` packets; the rest
 /// stay in `input`.
 pub fn process_batch<F: NetworkFunction>(

@@ -2,7 +2,7 @@
 //! policies.
 
 use dataplane::completion::{Completion, CompletionReceiver};
-use dataplane::meta::{CopyKind, JobMeta};
+use dataplane::meta::JobMeta;
 use dataplane::window::{JobWindow, Seen};
 
 /// What a node's bounded duplicate queue does.
@@ -94,14 +94,15 @@ impl PurgeSet {
         })
     }
 
-    /// Whether the copy described by `meta` is useless: a duplicate whose job was
-    /// delivered. A primary never is.
+    /// Whether the copy described by `meta` is useless: its job was delivered by the
+    /// other copy. A node holds one copy of a job at most, so whichever copy this is,
+    /// the notice was about it: the secondary instance purges duplicates with it, the
+    /// primary instance (where the node purges late primaries) primaries.
     #[inline]
     pub fn is_purged(&self, meta: &JobMeta) -> bool {
-        meta.kind == CopyKind::Duplicate
-            && self.windows[meta.duplicator as usize]
-                .as_ref()
-                .is_some_and(|w| w.check(meta.job.0) == Seen::Repeat)
+        self.windows[meta.duplicator as usize]
+            .as_ref()
+            .is_some_and(|w| w.check(meta.job.0) == Seen::Repeat)
     }
 }
 
@@ -109,7 +110,7 @@ impl PurgeSet {
 mod tests {
     use super::*;
     use dataplane::completion::completion_channel;
-    use dataplane::meta::{JobId, Priority};
+    use dataplane::meta::{CopyKind, JobId, Priority};
 
     fn meta(job: u64, kind: CopyKind) -> JobMeta {
         JobMeta {
@@ -123,7 +124,7 @@ mod tests {
     }
 
     #[test]
-    fn only_notified_duplicates_are_purged_never_primaries() {
+    fn only_notified_jobs_of_their_duplicator_are_purged() {
         let (mut tx, rx) = completion_channel(16);
         let mut set = PurgeSet::new(rx, 64).unwrap();
         tx.send(&[
@@ -142,7 +143,7 @@ mod tests {
         );
         assert_eq!(set.update(), 2);
         assert!(set.is_purged(&meta(7, CopyKind::Duplicate)));
-        assert!(!set.is_purged(&meta(7, CopyKind::Primary)));
+        assert!(set.is_purged(&meta(7, CopyKind::Primary)), "a late primary");
         assert!(
             !set.is_purged(&meta(8, CopyKind::Duplicate)),
             "other duplicator's job 8"

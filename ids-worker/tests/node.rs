@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use dataplane::completion::{Completion, completion_channel};
+use dataplane::completion::{Completion, completion_channels};
 use dataplane::health::NodeHealth;
 use dataplane::meta::{self, CopyKind, JobMeta, Priority, Steering};
 use dataplane::port::{Port, send_all};
@@ -115,6 +115,26 @@ fn run_node<F: NetworkFunction + Clone>(
     foreign: usize,
     notices: &[u64],
 ) -> Run {
+    run_node_with(
+        mode,
+        nf,
+        (0..primaries, 0..duplicates),
+        foreign,
+        notices,
+        false,
+    )
+}
+
+/// [`run_node`] with the job ids of the primaries and of the duplicates, and whether
+/// the primary instance takes notices too (purging late primaries).
+fn run_node_with<F: NetworkFunction + Clone>(
+    mode: SchedMode,
+    nf: F,
+    (primaries, duplicates): (std::ops::Range<u64>, std::ops::Range<u64>),
+    foreign: usize,
+    notices: &[u64],
+    purge_primaries: bool,
+) -> Run {
     let pool = BufPool::default();
     let mut bufs = pool.cache();
     let cap = 1 << 14;
@@ -149,16 +169,17 @@ fn run_node<F: NetworkFunction + Clone>(
         let pkt = bufs.alloc_from(&[0u8; 60]).unwrap();
         push(&mut tx0, pkt, &mut batch, &mut bufs);
     }
-    for job in 0..primaries {
+    for job in primaries {
         let pkt = copy(job, CopyKind::Primary, &mut bufs);
         push(&mut tx0, pkt, &mut batch, &mut bufs);
     }
-    for job in 0..duplicates {
+    for job in duplicates {
         let pkt = copy(job, CopyKind::Duplicate, &mut bufs);
         push(&mut tx1, pkt, &mut batch, &mut bufs);
     }
     drop((tx0, tx1));
-    let (mut notice_tx, notice_rx) = completion_channel(1 << 16);
+    let (mut notice_tx, notice_rx) = completion_channels(1 << 16, 1 + usize::from(purge_primaries));
+    let mut notice_rx = notice_rx.into_iter();
     let list: Vec<Completion> = notices
         .iter()
         .map(|&job| Completion { duplicator: 0, job })
@@ -169,7 +190,8 @@ fn run_node<F: NetworkFunction + Clone>(
         duplicate_rx: vec![input.take_rx_queue(1).unwrap()],
         primary_tx: output.take_tx_queue(0).unwrap(),
         duplicate_tx: output.take_tx_queue(1).unwrap(),
-        notices: Some(notice_rx),
+        notices: notice_rx.next(),
+        primary_notices: notice_rx.next(),
         health: NodeHealth::new(1),
         origin_ns: dataplane::clock::monotonic_ns(),
         cgroup: None,
@@ -271,7 +293,7 @@ fn with_the_primary_idle_the_secondary_drains_its_queue() {
 }
 
 #[test]
-fn active_purge_removes_delivered_duplicates_and_never_a_primary() {
+fn without_primary_notices_purge_removes_delivered_duplicates_only() {
     for mode in MODES {
         let delivered: Vec<u64> = (0..1000).filter(|j| j % 2 == 0).collect();
         let Run { report, frames } =
@@ -293,6 +315,62 @@ fn active_purge_removes_delivered_duplicates_and_never_a_primary() {
         assert_eq!(
             dup_jobs,
             (0..1000).filter(|j| j % 2 == 1).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn with_primary_notices_late_primaries_of_a_backlog_are_purged_too() {
+    for mode in MODES {
+        // Primaries of jobs 0..1024 (32 full batches waiting: a backlog), duplicates of
+        // jobs 1024..2048 (a node holds one copy of a job); every even job was
+        // delivered by its other copy.
+        let delivered: Vec<u64> = (0..2048).filter(|j| j % 2 == 0).collect();
+        let Run { report, frames } = run_node_with(
+            mode,
+            ForwarderClone::default(),
+            (0..1024, 1024..2048),
+            0,
+            &delivered,
+            true,
+        );
+        for inst in [&report.primary, &report.secondary] {
+            assert_eq!(
+                inst.counters.dropped_for(DropReason::Purged),
+                512,
+                "{mode:?}"
+            );
+            assert_eq!(inst.inspected, 512, "{mode:?}");
+        }
+        assert_eq!(report.notices, 1024, "{mode:?}");
+        let mut jobs: Vec<u64> = frames
+            .iter()
+            .map(|f| meta::peek(f).unwrap().job.0)
+            .collect();
+        jobs.sort();
+        assert_eq!(jobs, (0..2048).filter(|j| j % 2 == 1).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn without_a_backlog_every_primary_is_inspected() {
+    for mode in MODES {
+        // 20 primaries, less than a batch: the primary instance is not backlogged.
+        let delivered: Vec<u64> = (0..40).filter(|j| j % 2 == 0).collect();
+        let Run { report, .. } = run_node_with(
+            mode,
+            ForwarderClone::default(),
+            (0..20, 20..40),
+            0,
+            &delivered,
+            true,
+        );
+        assert_eq!(report.primary.inspected, 20, "{mode:?}");
+        assert_eq!(report.primary.counters.dropped_total(), 0, "{mode:?}");
+        assert_eq!(
+            report.secondary.counters.dropped_for(DropReason::Purged),
+            10,
+            "{mode:?}"
         );
     }
 }

@@ -340,6 +340,7 @@ fn config(
         cores,
         mode: plan.sched,
         duplicate_batch: ids_worker::node::DEFAULT_DUPLICATE_BATCH,
+        purge_primaries: r.purge_primaries && matches!(scheme, Scheme::Das | Scheme::Hedged),
         capacity: t.node_capacity,
         faults: Vec::new(),
         stragglers,

@@ -197,6 +197,7 @@ pub struct NetCluster {
     cores: Vec<usize>,
     node_capacity: Option<f64>,
     timeline_ms: u64,
+    purge_primaries: bool,
     interrupted: Arc<AtomicBool>,
 }
 
@@ -241,6 +242,7 @@ impl NetCluster {
             cores: t.cores.clone(),
             node_capacity: t.node_capacity,
             timeline_ms: plan.spec.run.timeline_ms,
+            purge_primaries: plan.spec.run.purge_primaries,
             interrupted,
         })
     }
@@ -295,6 +297,8 @@ impl NetCluster {
             args.extend(self.worker_args.iter().cloned());
             if !purge {
                 args.push("--no-purge".into());
+            } else if self.purge_primaries {
+                args.push("--purge-primaries".into());
             }
             if let Some(f) = self.node_capacity {
                 args.extend(["--node-capacity".into(), f.to_string()]);

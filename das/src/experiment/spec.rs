@@ -157,6 +157,10 @@ pub struct RunSpec {
     /// Interval of the UPP/sec timeline, in milliseconds.
     #[serde(default = "default_interval")]
     pub timeline_ms: u64,
+    /// Schemes with active purge (das, hedged): nodes also purge late primaries,
+    /// whose duplicate was delivered first, while their primary queue is backlogged.
+    #[serde(default)]
+    pub purge_primaries: bool,
 }
 
 fn default_one() -> usize {

@@ -22,7 +22,7 @@ use crate::alerts::{self, AlertSummary, ClusterAlerts};
 use crate::pipeline::FunctionArgs;
 use crate::report::count;
 use crate::spec::{self, FunctionSpec};
-use dataplane::completion::completion_channel;
+use dataplane::completion::completion_channels;
 
 /// Options of `das worker`.
 #[derive(Debug, Args)]
@@ -74,6 +74,14 @@ pub struct WorkerArgs {
     /// delivered are inspected anyway (by default they are purged before inspection).
     #[arg(long)]
     no_purge: bool,
+
+    /// Purge late primaries too: while the primary queue is backlogged (a receive
+    /// burst fills a whole batch), a primary whose duplicate was delivered first is
+    /// removed before inspection, so a straggling node spends its cycles on jobs
+    /// nobody delivered yet (its primary instance then misses those packets of its
+    /// flows).
+    #[arg(long, conflicts_with = "no_purge")]
+    purge_primaries: bool,
 
     /// Write this node's alerts (one per job and rule) in Snort's alert_json format.
     #[arg(long, value_name = "FILE")]
@@ -155,9 +163,11 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         Some(_) => RxLayout::None,
     };
     let mut output = ports.open("output", &args.output, output_rx, 2)?;
+    let instances = if args.purge_primaries { 2 } else { 1 };
     let (notice_tx, notice_rx) = (!args.no_purge)
-        .then(|| completion_channel(notices::CHANNEL_CAPACITY))
+        .then(|| completion_channels(notices::CHANNEL_CAPACITY, instances))
         .unzip();
+    let mut notice_rx = notice_rx.into_iter().flatten();
     let (notice_port, notice_link) = match args.output.interface() {
         None => (None, Some(output.rx(0)?)),
         Some(_) if args.no_purge => (None, None),
@@ -198,7 +208,8 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
         duplicate_rx: vec![duplicate_rx],
         primary_tx: output.tx(0)?,
         duplicate_tx: output.tx(1)?,
-        notices: notice_rx,
+        notices: notice_rx.next(),
+        primary_notices: notice_rx.next(),
         health: NodeHealth::new(args.index + 1),
         origin_ns,
         cgroup: cgroup.clone(),
