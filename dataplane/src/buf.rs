@@ -126,6 +126,7 @@ impl PacketBuf {
     }
 
     /// Replaces the content with a copy of `frame`, with the full headroom in front.
+    #[inline]
     pub fn fill(&mut self, frame: &[u8]) -> Result<(), BufError> {
         if frame.len() > MAX_FRAME_LEN {
             return Err(BufError::FrameTooLong {
@@ -144,6 +145,7 @@ impl PacketBuf {
     }
 
     /// Makes a copy of `other` (bytes and timestamp) in this buffer.
+    #[inline]
     pub fn copy_from(&mut self, other: &PacketBuf) {
         // `other` holds at most MAX_FRAME_LEN bytes, so fill cannot fail.
         let _ = self.fill(other.data());
@@ -153,22 +155,31 @@ impl PacketBuf {
     /// Grows the frame by `n` bytes at the front and returns those bytes for writing.
     ///
     /// Uses the headroom; if it is too small the frame is moved (cold path).
+    #[inline]
     pub fn prepend(&mut self, n: usize) -> &mut [u8] {
         if n > self.head as usize {
-            let len = self.len as usize;
-            let new_head = HEADROOM.max(n);
-            let needed = new_head + len;
-            if needed > self.storage.len() {
-                self.storage.resize(needed.next_multiple_of(1024), 0);
-            }
-            let head = self.head as usize;
-            self.storage.copy_within(head..head + len, new_head);
-            self.head = new_head as u32;
+            self.make_headroom(n);
         }
         self.head -= n as u32;
         self.len += n as u32;
         let head = self.head as usize;
         &mut self.storage[head..head + n]
+    }
+
+    /// Moves the frame so that at least `n` bytes (and the default headroom) are free
+    /// in front of it.
+    #[cold]
+    #[inline(never)]
+    fn make_headroom(&mut self, n: usize) {
+        let len = self.len as usize;
+        let new_head = HEADROOM.max(n);
+        let needed = new_head + len;
+        if needed > self.storage.len() {
+            self.storage.resize(needed.next_multiple_of(1024), 0);
+        }
+        let head = self.head as usize;
+        self.storage.copy_within(head..head + len, new_head);
+        self.head = new_head as u32;
     }
 
     /// Removes `n` bytes from the front of the frame (decapsulation).
@@ -354,12 +365,16 @@ impl BufCache {
 
     /// Returns a buffer for reuse.
     #[inline]
-    pub fn free(&mut self, mut buf: PacketBuf) {
+    pub fn free(&mut self, buf: PacketBuf) {
         let shared = &self.pool.shared;
+        // Reset in place after the move: resetting first and then moving the buffer
+        // reads its just-written fields back in one wide load, which stalls on store
+        // forwarding (a fifth of the duplicator's time per packet in a profile).
+        self.local.push(buf);
+        let buf = self.local.last_mut().expect("just pushed");
         if buf.reset(shared.config.buf_size) {
             shared.oversize.fetch_add(1, Ordering::Relaxed);
         }
-        self.local.push(buf);
         if self.local.len() >= 2 * shared.config.magazine {
             self.spill();
         }
@@ -367,8 +382,22 @@ impl BufCache {
 
     /// Returns every buffer of `bufs` for reuse.
     pub fn free_all(&mut self, bufs: impl IntoIterator<Item = PacketBuf>) {
-        for buf in bufs {
-            self.free(buf);
+        // Moved in bulk, then reset in place (see `free`).
+        let start = self.local.len();
+        self.local.extend(bufs);
+        let config = self.pool.shared.config;
+        let mut oversize = 0;
+        for buf in &mut self.local[start..] {
+            oversize += u64::from(buf.reset(config.buf_size));
+        }
+        if oversize > 0 {
+            self.pool
+                .shared
+                .oversize
+                .fetch_add(oversize, Ordering::Relaxed);
+        }
+        while self.local.len() >= 2 * config.magazine {
+            self.spill();
         }
     }
 
@@ -455,6 +484,33 @@ mod tests {
         let again = cache.alloc();
         assert_eq!(again.storage_len(), DEFAULT_BUF_SIZE);
         assert!(cache.alloc_from(&vec![0; MAX_FRAME_LEN + 1]).is_err());
+    }
+
+    #[test]
+    fn freed_in_bulk_buffers_are_reset_counted_and_spilled() {
+        let pool = BufPool::new(PoolConfig {
+            magazine: 8,
+            ..PoolConfig::default()
+        });
+        let mut producer = pool.cache();
+        let mut consumer = pool.cache();
+        let mut bufs: Vec<_> = (0..40)
+            .map(|_| producer.alloc_from(&[7; 60]).unwrap())
+            .collect();
+        bufs[3].fill(&vec![1; 5_000]).unwrap();
+        bufs[30].prepend(4);
+        consumer.free_all(bufs);
+        assert_eq!(pool.stats().oversize_frames, 1);
+        // At most two magazines stay local; the rest went to the pool.
+        assert!(consumer.cached() < 16, "{}", consumer.cached());
+        for _ in 0..40 {
+            let b = producer.alloc();
+            assert!(b.is_empty());
+            assert_eq!(b.headroom(), HEADROOM);
+            assert_eq!(b.storage_len(), DEFAULT_BUF_SIZE);
+            assert_eq!(b.timestamp_ns(), 0);
+            consumer.free(b);
+        }
     }
 
     #[test]

@@ -448,7 +448,7 @@ impl Duplicator {
     }
 
     /// Adds a copy to a node queue's staging batch, sending the batch when it is full.
-    #[inline]
+    #[inline(always)]
     fn stage(
         &mut self,
         node: usize,
@@ -467,6 +467,7 @@ impl Duplicator {
     }
 
     /// Sends a staging batch; if the node turns out dead, drops what is left of it.
+    #[inline(never)]
     fn send(
         &mut self,
         node: usize,
