@@ -32,12 +32,14 @@ cargo clippy -p das-dpdk -p das-netmap -p das --all-targets --locked \
     --features das/dpdk,das/netmap -- -D warnings
 
 # The DPDK tests run DPDK on virtual devices (--no-huge --no-pci) and need root. The
-# cluster test runs the stage processes linked by net_memif pairs.
+# cluster test runs the stage processes linked by net_memif pairs; the experiment test
+# runs a short experiment across namespaces over net_af_packet devices on the veths.
 step "cargo test -p das-dpdk --features dpdk"
 cargo test -p das-dpdk --locked --features dpdk
 
-step "cargo test -p das --features dpdk (stage ports and the cluster over DPDK)"
-cargo test -p das --locked --features dpdk --bin das --test cli_errors --test netns_e2e -- dpdk
+step "cargo test -p das --features dpdk (stage ports, the cluster and the experiment over DPDK)"
+cargo test -p das --locked --features dpdk --bin das --test cli_errors --test netns_e2e \
+    --test experiment_netns -- dpdk
 
 # netmap builds without netmap's headers; its tests check the netmap API definitions and
 # run the rings against a fake kernel, since these machines have no netmap kernel module

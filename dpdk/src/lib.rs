@@ -20,6 +20,8 @@
 //! come from a small C shim compiled beside them.
 
 #[cfg(feature = "dpdk")]
+mod af_packet;
+#[cfg(feature = "dpdk")]
 mod eal;
 #[cfg(feature = "dpdk")]
 mod error;

@@ -1,7 +1,7 @@
 //! DPDK ethdev ports behind das's [`Port`] traits.
 #![allow(unsafe_code)]
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -14,6 +14,7 @@ use dataplane::doorbell::Doorbell;
 use dataplane::dpdk_config::{FlowRules, PortConfig};
 use dataplane::port::{Port, PortError, PortQueues, QueueCounters, RxOutcome, RxQueue, TxQueue};
 
+use crate::af_packet::KernelRings;
 use crate::eal::Eal;
 use crate::error::DpdkError;
 use crate::{ffi, flow};
@@ -40,12 +41,13 @@ pub enum Steering {
         /// Rules installed.
         rules: usize,
     },
-    /// The device has no usable rte_flow: each receive call polls the device's queues
-    /// and hands every frame to the receive queue the rules choose
-    /// ([`FlowRules::queue_for`]; frames no rule matches stay on the queue they
-    /// arrived on).
+    /// The device has no usable rte_flow, or receives on more queues than the port
+    /// has: each receive call polls the device's queues and hands every frame to the
+    /// receive queue the rules choose ([`FlowRules::queue_for`]; frames no rule
+    /// matches stay on the queue they arrived on, or on the port's last queue when the
+    /// device has more).
     Software {
-        /// Why rte_flow could not be used, in DPDK's words.
+        /// Why the device could not steer, in DPDK's words or ours.
         reason: String,
     },
 }
@@ -60,7 +62,9 @@ impl Steering {
 /// Device-level drop counters that no queue accounts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DeviceDrop {
-    /// Frames the device dropped because a receive ring was full (`imissed`).
+    /// Frames the device dropped because a receive ring was full (`imissed`; on
+    /// `net_af_packet`, the kernel's drops at its sockets' rings, which DPDK does not
+    /// count).
     RxMissed,
     /// Frames the device dropped for want of an mbuf to receive into (`rx_nombuf`).
     RxNoMbuf,
@@ -101,7 +105,8 @@ pub struct DeviceStats {
     pub tx_packets: u64,
     /// Bytes sent.
     pub tx_bytes: u64,
-    /// Frames dropped because a receive ring was full.
+    /// Frames dropped because a receive ring was full (on `net_af_packet`, the
+    /// kernel's drops at its sockets' rings).
     pub rx_missed: u64,
     /// Frames dropped for want of an mbuf.
     pub rx_no_mbuf: u64,
@@ -231,6 +236,8 @@ impl DpdkPort {
             mbuf_room: 0,
             rss_key: Box::new(config.rss_key.bytes()),
             flows: false,
+            device_rx_queues: config.rx_queues,
+            kernel_rings: None,
         };
         let steering = device.configure(config, rules)?;
         let device = Arc::new(device);
@@ -239,15 +246,18 @@ impl DpdkPort {
         let counters: Vec<Arc<QueueCounters>> = (0..n_queues)
             .map(|_| Arc::new(QueueCounters::default()))
             .collect();
-        let rx: Vec<Box<dyn RxQueue>> = match (&steering, rules) {
-            (Steering::Software { .. }, Some(rules)) => {
+        let rx: Vec<Box<dyn RxQueue>> = match &steering {
+            Steering::Software { .. } => {
                 let demux = Arc::new(Demux {
                     device: device.clone(),
-                    rules: rules.clone(),
+                    rules: rules.cloned().unwrap_or_else(|| FlowRules {
+                        port: name.clone(),
+                        rules: Vec::new(),
+                    }),
                     inboxes: (0..config.rx_queues)
                         .map(|_| ArrayQueue::new(usize::from(config.rx_descriptors.max(1))))
                         .collect(),
-                    polling: (0..config.rx_queues)
+                    polling: (0..device.device_rx_queues)
                         .map(|_| AtomicBool::new(false))
                         .collect(),
                     bells: (0..config.rx_queues).map(|_| OnceLock::new()).collect(),
@@ -263,7 +273,7 @@ impl DpdkPort {
                     })
                     .collect()
             }
-            _ => (0..config.rx_queues)
+            Steering::Device | Steering::RteFlow { .. } => (0..config.rx_queues)
                 .map(|q| {
                     Box::new(DeviceRx {
                         device: device.clone(),
@@ -321,12 +331,17 @@ impl DpdkPort {
         if rc != 0 {
             return Err(self.device.call_error("rte_eth_stats_get", rc));
         }
+        let kernel_drops = self
+            .device
+            .kernel_rings
+            .as_ref()
+            .map_or(0, KernelRings::dropped);
         Ok(DeviceStats {
             rx_packets: stats.ipackets,
             rx_bytes: stats.ibytes,
             tx_packets: stats.opackets,
             tx_bytes: stats.obytes,
-            rx_missed: stats.imissed,
+            rx_missed: stats.imissed + kernel_drops,
             rx_no_mbuf: stats.rx_nombuf,
             rx_errors: stats.ierrors,
             tx_errors: stats.oerrors,
@@ -357,6 +372,11 @@ struct Device {
     rss_key: Box<[u8; 40]>,
     /// Whether rte_flow rules were installed.
     flows: bool,
+    /// Receive queues set up on the device: the port's, or more when every queue of
+    /// the device takes frames whatever the port uses (`net_af_packet`).
+    device_rx_queues: u16,
+    /// A `net_af_packet` device's sockets, whose ring drops DPDK does not count.
+    kernel_rings: Option<KernelRings>,
 }
 
 // SAFETY: the mempool pointer is valid from configure() until drop; mempool get and
@@ -396,6 +416,22 @@ impl Device {
         let rc = unsafe { ffi::rte_eth_dev_info_get(port_id, &mut info) };
         if rc != 0 {
             return Err(self.call_error("rte_eth_dev_info_get", rc));
+        }
+        let driver = if info.driver_name.is_null() {
+            String::new()
+        } else {
+            // SAFETY: a driver name is a NUL-terminated string that lives as long as
+            // the driver.
+            unsafe { CStr::from_ptr(info.driver_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        let af_packet = driver == "net_af_packet";
+        if af_packet {
+            // The driver opens one socket per queue pair, all in one fanout group: the
+            // kernel spreads received frames over all of them, whatever the port sets
+            // up. Every one is set up, and the port's receive queues poll them all.
+            self.device_rx_queues = info.max_rx_queues.max(config.rx_queues);
         }
         if config.rx_queues > info.max_rx_queues || config.tx_queues > info.max_tx_queues {
             return Err(DpdkError::Config {
@@ -465,7 +501,7 @@ impl Device {
 
         let mut conf = ffi::rte_eth_conf::default();
         conf.rxmode.mtu = u32::from(config.mtu);
-        if config.rx_queues > 1 && info.flow_type_rss_offloads != 0 {
+        if self.device_rx_queues > 1 && info.flow_type_rss_offloads != 0 {
             conf.rxmode.mq_mode = ffi::RTE_ETH_MQ_RX_RSS;
             let rss = &mut conf.rx_adv_conf.rss_conf;
             rss.rss_hf = info.flow_type_rss_offloads;
@@ -478,7 +514,7 @@ impl Device {
         // SAFETY: `conf` is valid for the call, and the RSS key it points to lives as
         // long as the device.
         let rc = unsafe {
-            ffi::rte_eth_dev_configure(port_id, config.rx_queues, config.tx_queues, &conf)
+            ffi::rte_eth_dev_configure(port_id, self.device_rx_queues, config.tx_queues, &conf)
         };
         if rc != 0 {
             return Err(self.call_error("rte_eth_dev_configure", rc));
@@ -491,7 +527,7 @@ impl Device {
             return Err(self.call_error("rte_eth_dev_adjust_nb_rx_tx_desc", rc));
         }
         let socket = socket as u32; // SOCKET_ID_ANY (-1) becomes what the call expects
-        for q in 0..config.rx_queues {
+        for q in 0..self.device_rx_queues {
             // SAFETY: the port is configured with this queue; a null rxconf takes the
             // driver's defaults; the pool lives as long as the device.
             let rc = unsafe {
@@ -537,10 +573,34 @@ impl Device {
         // Devices that cannot (virtual ones) receive everything anyway.
         // SAFETY: the port is started.
         unsafe { ffi::rte_eth_promiscuous_enable(port_id) };
+        if af_packet {
+            let rings = KernelRings::find(info.if_index);
+            if rings.sockets() == 0 {
+                eprintln!(
+                    "das-dpdk: port {} ({}): its AF_PACKET sockets were not found: frames the \
+                     kernel drops at their rings are not counted",
+                    self.name, self.device
+                );
+            }
+            self.kernel_rings = Some(rings);
+        }
 
+        let merged = (self.device_rx_queues > config.rx_queues).then(|| {
+            format!(
+                "{driver} receives on {} queues, one socket each in one fanout group, and the \
+                 port has {}",
+                self.device_rx_queues, config.rx_queues
+            )
+        });
         let Some(rules) = rules.filter(|r| !r.rules.is_empty()) else {
-            return Ok(Steering::Device);
+            return Ok(match merged {
+                Some(reason) => Steering::Software { reason },
+                None => Steering::Device,
+            });
         };
+        if let Some(reason) = merged {
+            return Ok(Steering::Software { reason });
+        }
         match flow::install(port_id, rules) {
             Ok(n) => {
                 self.flows = true;
@@ -726,6 +786,7 @@ impl RxQueue for SoftwareRx {
             let _ = batch.push(pkt);
         }
         let n_dev = d.polling.len();
+        let last = d.inboxes.len() - 1;
         for i in 0..n_dev {
             if batch.is_full() {
                 break;
@@ -748,7 +809,7 @@ impl RxQueue for SoftwareRx {
                     .rules
                     .queue_for(pkt.data())
                     .map_or(dq, usize::from)
-                    .min(n_dev - 1);
+                    .min(last);
                 if to == self.queue {
                     bytes += pkt.len() as u64;
                     got += 1;
@@ -764,7 +825,7 @@ impl RxQueue for SoftwareRx {
             free_mbufs(&mut self.mbufs, n);
             d.polling[dq].store(false, Ordering::Release);
             if too_long > 0 {
-                d.counters[dq].count_drop(DropReason::Malformed, too_long);
+                d.counters[dq.min(last)].count_drop(DropReason::Malformed, too_long);
             }
         }
         d.counters[self.queue].count_rx(got, bytes);

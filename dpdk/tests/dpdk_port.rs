@@ -1,10 +1,13 @@
 //! The DPDK port on virtual devices: `net_ring` (what a queue sends comes back on the
-//! receive queue of the same index) and `net_null` (a sink that also makes frames).
+//! receive queue of the same index), `net_null` (a sink that also makes frames),
+//! `net_memif` and `net_af_packet` (on the loopback interface of a network namespace
+//! of the test's own, where a port receives what it sends).
 //!
 //! DPDK starts once per process, so one test runs every scenario on one EAL. Without
 //! root the test prints `skipped: ...` and passes, unless `DAS_REQUIRE_PRIVILEGES=1`
 //! (CI), where it fails.
 #![cfg(feature = "dpdk")]
+#![allow(unsafe_code)]
 
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
@@ -48,6 +51,8 @@ fn eal_config() -> EalConfig {
             format!("net_memif0,role=server,socket={}", memif_socket(0)),
             format!("net_memif1,role=client,socket={}", memif_socket(0)),
             format!("net_memif2,role=server,socket={}", memif_socket(2)),
+            // Two queue pairs, and rings of 64 frames that overflow soon.
+            "net_af_packet0,iface=lo,qpairs=2,framecnt=64".into(),
         ],
         log_level: Some("warning".into()),
         // No runtime file under /var/run/dpdk: the test removes the empty folder.
@@ -130,6 +135,22 @@ fn dpdk_port_on_virtual_devices() {
     if !is_root() {
         return skip("not root");
     }
+    // The loopback of a network namespace of this thread's own carries nothing but
+    // what the net_af_packet port sends (the EAL opens the device's sockets here).
+    // SAFETY: unshare(2) with CLONE_NEWNET moves only the calling thread.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return skip(&format!(
+            "no network namespace: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let up = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status();
+    assert!(
+        up.as_ref().is_ok_and(|s| s.success()),
+        "ip link set lo up: {up:?}"
+    );
     let config = eal_config();
     let eal = match Eal::init(&config) {
         Ok(eal) => eal,
@@ -142,6 +163,7 @@ fn dpdk_port_on_virtual_devices() {
     das_frames_are_steered_in_software(eal, &mut bufs);
     null_device_sinks_and_sources(eal, &mut bufs);
     memif_links_come_up_and_lose_their_peer(eal, &mut bufs);
+    af_packet_sockets_are_all_read_and_their_drops_counted(eal, &mut bufs);
     one_eal_per_process(eal, &config);
 }
 
@@ -384,6 +406,92 @@ fn memif_links_come_up_and_lose_their_peer(eal: &Eal, bufs: &mut BufCache) {
     // The driver frees the connection in the EAL's interrupt thread after it marks the
     // link down: let it finish before the client's port closes.
     std::thread::sleep(std::time::Duration::from_millis(100));
+}
+
+/// Receives from `rx` until `n` frames came or nothing more came for 200 ms.
+fn receive_n(rx: &mut dyn RxQueue, n: usize, bufs: &mut BufCache) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    let mut batch = Batch::with_capacity(32).unwrap();
+    let mut quiet = std::time::Instant::now();
+    while got.len() < n && quiet.elapsed() < std::time::Duration::from_millis(200) {
+        let before = got.len();
+        drain(rx, &mut batch, bufs, &mut got);
+        if got.len() > before {
+            quiet = std::time::Instant::now();
+        }
+    }
+    got
+}
+
+/// Sends `frames` on `tx`, all of them, in bursts of 32.
+fn send_all(frames: &[Vec<u8>], tx: &mut dyn TxQueue, bufs: &mut BufCache) {
+    let mut out = Batch::with_capacity(32).unwrap();
+    for chunk in frames.chunks(32) {
+        for f in chunk {
+            out.push(bufs.alloc_from(f).unwrap()).unwrap();
+        }
+        while !out.is_empty() {
+            tx.tx_burst(&mut out, bufs).unwrap();
+        }
+    }
+}
+
+/// net_af_packet on the loopback: the port receives what it sends. Its two sockets
+/// form one fanout group, so frames arrive on either whatever the port reads: a port
+/// with one receive queue and two transmit queues polls both sockets, and loses
+/// nothing. Frames the kernel drops because the sockets' rings are full count as the
+/// device's `rx_missed` (DPDK itself does not count them): sent = received +
+/// `rx_missed`.
+fn af_packet_sockets_are_all_read_and_their_drops_counted(eal: &Eal, bufs: &mut BufCache) {
+    let config = PortConfig {
+        mtu: 1500,
+        ..port_config("lo", "net_af_packet0", 1, 2)
+    };
+    let mut port = DpdkPort::open(eal, &config, None).unwrap();
+    match port.steering() {
+        Steering::Software { reason } => assert!(reason.contains("fanout"), "{reason}"),
+        other => panic!("one receive queue over two sockets, yet steering is {other:?}"),
+    }
+    let mut rx = port.take_rx_queue(0).unwrap();
+    let mut txs = [
+        port.take_tx_queue(0).unwrap(),
+        port.take_tx_queue(1).unwrap(),
+    ];
+    let mut sent: Vec<Vec<u8>> = Vec::new();
+    let mut got = Vec::new();
+    for (q, tx) in txs.iter_mut().enumerate() {
+        // Frames of many flows (their bytes make IPv4 addresses), so the fanout hash
+        // spreads them over both sockets.
+        for chunk in 0..10 {
+            let frames: Vec<Vec<u8>> = (0..32)
+                .map(|i| frame(q * 1000 + chunk * 32 + i, 60 + (i * 41) % 1400))
+                .collect();
+            send_all(&frames, tx.as_mut(), bufs);
+            got.extend(receive_n(rx.as_mut(), frames.len(), bufs));
+            sent.extend(frames);
+        }
+    }
+    assert_eq!(got.len(), sent.len(), "frames lost between the sockets");
+    got.sort();
+    sent.sort();
+    assert!(got == sent, "frames differ over net_af_packet");
+    assert_eq!(port.device_stats().unwrap().rx_missed, 0);
+
+    // Nothing reads while 1,000 frames come: the two rings of 64 frames overflow.
+    let frames: Vec<Vec<u8>> = (0..1000).map(|i| frame(i, 200)).collect();
+    send_all(&frames, txs[0].as_mut(), bufs);
+    let got = receive_n(rx.as_mut(), frames.len(), bufs);
+    let missed = port.device_stats().unwrap().rx_missed;
+    assert!(
+        got.len() <= 128 && missed > 0,
+        "{} received, {missed} missed",
+        got.len()
+    );
+    assert_eq!(
+        got.len() as u64 + missed,
+        1000,
+        "sent = received + rx_missed"
+    );
 }
 
 /// Starting the EAL again with the same arguments gives the running EAL; with other

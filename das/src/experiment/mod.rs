@@ -43,10 +43,13 @@ accounting holds, 1 when one fails, 2 on an error.
 
 With --topology netns (root), every run starts the stages as processes (das dedup, das \
 worker, das duplicator, das replay), each host a network namespace linked by veth pairs \
-with AF_PACKET or AF_XDP ports (--ports), and reads their reports; each run's reports \
-and logs stay under OUT/netns/. The nodes' queues are then their sockets' kernel rings \
-(drop-tail): run.queue_size and run.dup_queue_size do not apply. The namespaces are \
-removed when the experiment ends, fails or is interrupted.")]
+with AF_PACKET, AF_XDP or DPDK ports (--ports), and reads their reports; each run's \
+reports and logs stay under OUT/netns/. The nodes' queues are then their sockets' kernel \
+rings (drop-tail): run.queue_size and run.dup_queue_size do not apply. With --ports dpdk \
+(a das built with --features dpdk) each stage starts its own EAL from a folder written to \
+OUT/netns/dpdk/HOST/, and each port is a net_af_packet device on the stage's veth end, so \
+the traffic crosses the same links. The namespaces (and the stages' DPDK runtime folders) \
+are removed when the experiment ends, fails or is interrupted.")]
 pub struct ExperimentArgs {
     /// The experiment file (TOML); see experiments/*.toml.
     #[arg(value_name = "FILE")]
@@ -86,8 +89,9 @@ pub struct ExperimentArgs {
     #[arg(long, value_name = "KIND")]
     topology: Option<String>,
 
-    /// With --topology netns: the stages' ports, afpacket or afxdp. Overrides
-    /// topology.ports.
+    /// With --topology netns: the stages' ports, afpacket, afxdp or dpdk (DPDK
+    /// net_af_packet devices on the same veths; needs a das built with --features
+    /// dpdk). Overrides topology.ports.
     #[arg(long, value_name = "KIND")]
     ports: Option<String>,
 
@@ -144,7 +148,7 @@ pub fn run(args: ExperimentArgs) -> Result<ExitCode> {
         Deployment::Netns(ports) => {
             let cluster = netns::NetCluster::new(&plan, ports, &frames, &out)?;
             say(format!("topology: {}", cluster.describe()));
-            Runner::Netns(cluster)
+            Runner::Netns(Box::new(cluster))
         }
     };
     let setup = Setup {
@@ -446,7 +450,7 @@ enum Runner {
     /// The one-process pipeline.
     Process,
     /// Stage processes in network namespaces.
-    Netns(netns::NetCluster),
+    Netns(Box<netns::NetCluster>),
 }
 
 /// Runs the cluster once: its figures and its alerts, deduplicated across the nodes.

@@ -9,6 +9,14 @@
 //! write when their input has gone quiet. Its accounting checks every link (what one
 //! side sent = what the other received + what the kernel dropped, with the reason)
 //! and every stage (received = forwarded + dropped).
+//!
+//! Over DPDK (`--ports dpdk`) each stage starts its own EAL from a configuration folder
+//! the experiment writes for its host (`OUT/netns/dpdk/HOST/`), and each of its ports
+//! is a `net_af_packet` virtual device on the host's own veth end: the frames cross the
+//! same links as over AF_PACKET and AF_XDP. The stages need no start-up order beyond
+//! the others' (nothing connects, unlike `net_memif`), and leave nothing behind: no
+//! socket file, and with `--no-shconf --no-telemetry` no DPDK runtime folder (those of
+//! stages killed while their EAL started are removed with the namespaces).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -37,6 +45,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long after the traffic a stage's input counts as ended.
 const IDLE_EXIT: &str = "1s";
+
+/// Where DPDK keeps the runtime folder of each file prefix.
+const DPDK_RUNTIME: &str = "/var/run/dpdk";
 
 /// The five hosts (source, duplicator, N nodes, dedup) as network namespaces. Removed
 /// when dropped.
@@ -116,8 +127,14 @@ impl Topology {
         ip(&["-n", &b, "link", "set", b_if, "up"])
     }
 
+    /// The DPDK runtime folder of the stage on `host` (its EAL's file prefix is the
+    /// namespace's name).
+    fn dpdk_runtime_dir(&self, host: &str) -> PathBuf {
+        Path::new(DPDK_RUNTIME).join(self.ns(host))
+    }
+
     /// Stops whatever still runs in the namespaces and removes them (their veths go
-    /// with them).
+    /// with them), and the DPDK runtime folders of their stages if any is left.
     fn down(&self) {
         for host in self.hosts() {
             let ns = self.ns(&host);
@@ -130,6 +147,7 @@ impl Topology {
                 .args(["netns", "del", &ns])
                 .stderr(Stdio::null())
                 .output();
+            let _ = std::fs::remove_dir_all(self.dpdk_runtime_dir(&host));
         }
     }
 }
@@ -191,6 +209,8 @@ pub struct NetCluster {
     das: PathBuf,
     ports: NetPorts,
     dir: PathBuf,
+    /// Over DPDK: the folder of the stages' DPDK configurations, one per host.
+    dpdk: Option<PathBuf>,
     traffic: PathBuf,
     distinct_loops: bool,
     worker_args: Vec<String>,
@@ -231,11 +251,20 @@ impl NetCluster {
         ctrlc::set_handler(move || flag.store(true, Ordering::Release))
             .context("installing the signal handler")?;
         let topology = Topology::up(t.nodes).context("building the network namespaces")?;
+        let dpdk = match ports {
+            NetPorts::Dpdk => {
+                let folder = dir.join("dpdk");
+                write_dpdk_configs(&topology, &folder)?;
+                Some(folder)
+            }
+            NetPorts::AfPacket | NetPorts::AfXdp => None,
+        };
         Ok(NetCluster {
             topology,
             das,
             ports,
             dir,
+            dpdk,
             traffic,
             distinct_loops: plan.spec.traffic.distinct_loops,
             worker_args,
@@ -249,8 +278,13 @@ impl NetCluster {
 
     /// A one-line description for the console.
     pub fn describe(&self) -> String {
+        let devices = match self.ports {
+            NetPorts::Dpdk => " (net_af_packet devices on the veths, one EAL per stage)",
+            NetPorts::AfPacket | NetPorts::AfXdp => "",
+        };
         format!(
-            "stages as processes in network namespaces {}* over {} ports; reports under {}",
+            "stages as processes in network namespaces {}* over {} ports{devices}; reports \
+             under {}",
             self.topology.prefix,
             self.ports.prefix(),
             self.dir.display()
@@ -385,6 +419,118 @@ fn write_traffic(frames: &[TimedFrame], path: &Path) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Frames in each kernel ring of a `net_af_packet` device (a receive and a transmit
+/// ring per queue pair, a frame taking 2 KiB): 4 MiB a ring, as das's own AF_PACKET
+/// ports have.
+const AF_PACKET_FRAMES: u32 = 2048;
+
+/// The DPDK ports of the stage on `host`, named after the veth ends they sit on, with
+/// the receive and transmit queues the stage uses on each (`docs/PORTS.md`).
+fn dpdk_ports(host: &str, nodes: usize) -> Vec<(String, u16, u16)> {
+    let node_links = (0..nodes).map(|i| format!("ids{i}"));
+    match host {
+        "src" => vec![("out".into(), 1, 1)],
+        // Its input; per node, the node's status frames in, primaries and duplicates
+        // out.
+        "dup" => std::iter::once(("in".to_string(), 1, 1))
+            .chain(node_links.map(|link| (link, 1, 2)))
+            .collect(),
+        // Per node, primaries and duplicates in, completion notices out.
+        "dedup" => node_links.map(|link| (link, 2, 1)).collect(),
+        // A node: primaries and duplicates in, its status frames out; what its two
+        // instances forward out, the notices in.
+        _ => vec![("dup".into(), 2, 1), ("dedup".into(), 1, 2)],
+    }
+}
+
+/// The CPUs this process may run on, as a list (`0-1`).
+fn allowed_cpus() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|l| {
+                l.strip_prefix("Cpus_allowed_list:")
+                    .map(|list| list.trim().to_string())
+            })
+        })
+        .unwrap_or_else(|| {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            format!("0-{}", n - 1)
+        })
+}
+
+/// Writes the DPDK configuration folder of every host's stage, `folder/HOST/`, and
+/// checks each as the stage will.
+///
+/// Each port is a `net_af_packet` device on the veth end it is named after, with as
+/// many queue pairs (sockets) as the stage uses queues in either direction. The
+/// driver's sockets form one fanout group, so a node's primaries and duplicates share
+/// their kernel rings and are put on their queues in software after (no virtual device
+/// has rte_flow): unlike das's own AF_PACKET ports, whose socket filters give the
+/// duplicates a ring of their own, a duplicate takes ring room a primary could have
+/// had. Each EAL runs `--no-huge --no-pci` with a little memory, few mbufs, lcore 0
+/// on every CPU of this process (the stage's threads inherit them; a worker pins its
+/// node with `--core`), the namespace's name as its file prefix, and
+/// `--no-shconf --no-telemetry`: it keeps no runtime file, and the stage removes its
+/// empty runtime folder as soon as the EAL has started.
+fn write_dpdk_configs(topology: &Topology, folder: &Path) -> Result<()> {
+    use std::fmt::Write as _;
+    let cpus = allowed_cpus();
+    for host in topology.hosts() {
+        let dir = folder.join(&host);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let ports = dpdk_ports(&host, topology.nodes);
+        let (mut vdevs, mut tables) = (String::new(), String::new());
+        for (k, (name, rx, tx)) in ports.iter().enumerate() {
+            let _ = writeln!(
+                vdevs,
+                "    \"net_af_packet{k},iface={name},qpairs={},framecnt={AF_PACKET_FRAMES}\",",
+                rx.max(tx)
+            );
+            let _ = write!(
+                tables,
+                "\n[[port]]\nname = \"{name}\"\ndevice = \"net_af_packet{k}\"\n\
+                 rx_queues = {rx}\ntx_queues = {tx}\nrx_descriptors = 512\n\
+                 tx_descriptors = 512\nmbufs = 2047\nmtu = 1500\n"
+            );
+        }
+        let header = format!("# Written by das experiment for the stage on {host}.\n");
+        // net_af_packet takes an MTU of at most 1500 but carries the longer das frames
+        // (up to 1,560 bytes) the veths pass: its ring frames and mbufs hold 2 KiB.
+        let eal = format!(
+            "{header}program = \"das-{host}\"\nlcores = \"0@({cpus})\"\nmemory_mb = {}\n\
+             no_huge = true\nno_pci = true\nfile_prefix = \"{}\"\nvdevs = [\n{vdevs}]\n\
+             log_level = \"notice\"\nextra_args = [\"--no-shconf\", \"--no-telemetry\"]\n",
+            128 + 8 * ports.len(),
+            topology.ns(&host),
+        );
+        let rules = if host.starts_with("ids") {
+            // A node's input: primaries on queue 0, duplicates on queue 1.
+            "port = \"dup\"\n\n[[rule]]\nname = \"duplicates\"\ndst = \"02:44:41:53:00:01\"\n\
+             dst_mask = \"ff:ff:ff:ff:00:ff\"\nether_type = 0x894F\nqueue = 1\n\n[[rule]]\n\
+             name = \"primaries\"\ndst = \"02:44:41:53:00:00\"\ndst_mask = \"ff:ff:ff:ff:00:ff\"\n\
+             ether_type = 0x894F\nqueue = 0\n"
+                .to_string()
+        } else {
+            // Dedup's ports take the same rules, built in.
+            format!("port = \"{}\"\n", ports[0].0)
+        };
+        for (file, text) in [
+            ("eal.toml", eal),
+            ("ports.toml", format!("{header}{tables}")),
+            ("flow-rules.toml", format!("{header}{rules}")),
+        ] {
+            let path = dir.join(file);
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        crate::dpdk_cmd::load(&dir)
+            .with_context(|| format!("the DPDK configuration written to {}", dir.display()))?;
+    }
+    Ok(())
+}
+
 fn read_report<T: DeserializeOwned>(dir: &Path, name: &str) -> Result<T> {
     #[derive(serde::Deserialize)]
     struct Doc<T> {
@@ -427,13 +573,17 @@ impl<'a> Stages<'a> {
         // nsenter rather than `ip netns exec`: the latter mounts a sysfs of the
         // namespace over /sys, which hides the cgroup file system a worker with
         // --node-capacity needs.
-        let child = Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", c.topology.ns(host)))
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net=/run/netns/{}", c.topology.ns(host)))
             .arg("--")
             .arg(&c.das)
             .args(&args)
             .args(["--idle-exit", IDLE_EXIT, "--report"])
-            .arg(&report)
+            .arg(&report);
+        if let Some(dpdk) = &c.dpdk {
+            cmd.arg("--dpdk-config").arg(dpdk.join(host));
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -574,6 +724,28 @@ fn interface_rx_drops(p: &PortReport, port_dropped: u64) -> u64 {
     }
 }
 
+/// The drops below port `p` in one direction (`rx_` or `tx_`), by reason: the
+/// interface's as `interface_dropped`, or a DPDK device's by its reason
+/// (`device_rx_missed`: a full receive ring; on `net_af_packet` the kernel's).
+/// They add up to what [`totals`] counts for that direction.
+fn below_port_drops(p: &PortReport, direction: &str) -> Vec<(String, u64)> {
+    let t = totals(p);
+    let interface = if direction == "rx_" {
+        t.if_rx_dropped
+    } else {
+        t.if_tx_dropped
+    };
+    match (&p.interface, &p.device) {
+        (None, Some(device)) => device
+            .dropped
+            .iter()
+            .filter(|(reason, _)| reason.starts_with(direction))
+            .map(|(reason, n)| (format!("device_{reason}"), *n))
+            .collect(),
+        _ => vec![("interface_dropped".to_string(), interface)],
+    }
+}
+
 fn check(checks: &mut Vec<Check>, name: String, left: u64, right: u64, what: &str) {
     checks.push(Check {
         name,
@@ -612,7 +784,6 @@ fn figures(
 ) -> RunFigures {
     let mut c = Vec::new();
     let mut drops: BTreeMap<String, u64> = BTreeMap::new();
-    let mut interface_drops = 0;
     let mut ports: Vec<&PortReport> = vec![&replay.output, &dup.input];
     ports.extend(&dup.nodes);
     ports.extend(&dedup.nodes);
@@ -622,11 +793,25 @@ fn figures(
     }
     for p in &ports {
         add_drops(&mut drops, &p.port);
-        let t = totals(p);
-        interface_drops += t.if_rx_dropped + t.if_tx_dropped;
     }
-    if interface_drops > 0 {
-        drops.insert("interface_dropped".into(), interface_drops);
+    // Below the ports, what the links lost: each link's sending interface or device on
+    // transmit and its receiving one on receive, as the link checks count them. (The
+    // same interface in the other direction carries status frames or notices, and a
+    // worker's notice socket sits on its output's interface: counting every port's
+    // interface would count those, and that interface twice.)
+    let mut links: Vec<(&PortReport, &PortReport)> = vec![(&replay.output, &dup.input)];
+    for (i, w) in workers.iter().enumerate() {
+        links.extend([(&dup.nodes[i], &w.input), (&w.output, &dedup.nodes[i])]);
+    }
+    for (from, to) in links {
+        for (reason, n) in below_port_drops(from, "tx_")
+            .into_iter()
+            .chain(below_port_drops(to, "rx_"))
+        {
+            if n > 0 {
+                *drops.entry(reason).or_default() += n;
+            }
+        }
     }
     for counters in [&dup.duplicator.counters, &dedup.dedup.counters]
         .into_iter()
@@ -765,5 +950,106 @@ fn figures(
         drops,
         warnings,
         checks: c,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A port's report: one queue with `rx` received, `tx` sent and `dropped` by the
+    /// port, and a DPDK device with `device_drops`.
+    fn dpdk_port(rx: u64, tx: u64, dropped: &str, device_drops: &str) -> PortReport {
+        let text = format!(
+            r#"{{"spec": "dpdk:x", "port": {{"name": "x", "queues": [{{"rx_packets": {rx},
+            "rx_bytes": 0, "tx_packets": {tx}, "tx_bytes": 0, "dropped": {{{dropped}}}}}]}},
+            "device": {{"device": "net_af_packet0", "steering": "device", "rx_packets": 0,
+            "rx_bytes": 0, "tx_packets": 0, "tx_bytes": 0, "dropped": {{"rx_errors": 0,
+            "rx_missed": 0, "rx_no_mbuf": 0, "tx_errors": 0, {device_drops}}}}}}}"#
+        );
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn a_dpdk_link_counts_each_device_drop_once() {
+        // 100 sent: 2 the sender's device failed to send, 5 the receiver's kernel ring
+        // dropped (rx_missed), 3 its software steering dropped, 90 received.
+        let from = dpdk_port(0, 100, "", r#""tx_errors": 2"#);
+        let to = dpdk_port(90, 0, r#""queue_full": 3"#, r#""rx_missed": 5"#);
+        let mut checks = Vec::new();
+        link(&mut checks, "a -> b", &from, &to);
+        assert!(checks[0].ok, "{}", checks[0].detail);
+        let below: Vec<_> = below_port_drops(&from, "tx_")
+            .into_iter()
+            .chain(below_port_drops(&to, "rx_"))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        assert_eq!(
+            below,
+            [
+                ("device_tx_errors".to_string(), 2),
+                ("device_rx_missed".to_string(), 5)
+            ]
+        );
+        // One frame more or less does not reconcile.
+        let to = dpdk_port(91, 0, r#""queue_full": 3"#, r#""rx_missed": 5"#);
+        let mut checks = Vec::new();
+        link(&mut checks, "a -> b", &from, &to);
+        assert!(!checks[0].ok);
+    }
+
+    #[test]
+    fn dpdk_folders_are_written_for_every_stage_and_check() {
+        let dir = tempfile::tempdir().unwrap();
+        // Never built, so never taken down.
+        let topology = std::mem::ManuallyDrop::new(Topology {
+            prefix: "dasxtest-".into(),
+            nodes: 2,
+        });
+        write_dpdk_configs(&topology, dir.path()).unwrap();
+        for host in ["src", "dup", "ids0", "ids1", "dedup"] {
+            let config = crate::dpdk_cmd::load(&dir.path().join(host)).unwrap();
+            let args = config.eal.args();
+            assert!(
+                args.contains(&format!("--file-prefix=dasxtest-{host}")),
+                "{args:?}"
+            );
+            assert!(args.iter().any(|a| a == "--no-huge") && args.iter().any(|a| a == "--no-pci"));
+            for (k, port) in config.ports.ports.iter().enumerate() {
+                let vdev = format!(
+                    "--vdev=net_af_packet{k},iface={},qpairs={},framecnt={AF_PACKET_FRAMES}",
+                    port.name,
+                    port.rx_queues.max(port.tx_queues)
+                );
+                assert!(args.contains(&vdev), "{host}: {vdev} not in {args:?}");
+            }
+        }
+        let node = crate::dpdk_cmd::load(&dir.path().join("ids0")).unwrap();
+        assert_eq!(node.flow_rules.port, "dup");
+        assert_eq!(node.flow_rules.rules.len(), 2);
+    }
+
+    #[test]
+    fn dpdk_folders_give_each_stage_the_queues_it_uses() {
+        assert_eq!(dpdk_ports("src", 2), [("out".to_string(), 1, 1)]);
+        assert_eq!(
+            dpdk_ports("dup", 2),
+            [
+                ("in".to_string(), 1, 1),
+                ("ids0".to_string(), 1, 2),
+                ("ids1".to_string(), 1, 2)
+            ]
+        );
+        assert_eq!(
+            dpdk_ports("ids1", 2),
+            [("dup".to_string(), 2, 1), ("dedup".to_string(), 1, 2)]
+        );
+        assert_eq!(
+            dpdk_ports("dedup", 3)
+                .iter()
+                .map(|p| p.1)
+                .collect::<Vec<_>>(),
+            [2, 2, 2]
+        );
     }
 }

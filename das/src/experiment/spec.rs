@@ -57,7 +57,8 @@ pub struct Topology {
     /// by veth pairs; root).
     #[serde(default = "default_kind")]
     pub kind: String,
-    /// With kind "netns": the stages' ports, "afpacket" or "afxdp".
+    /// With kind "netns": the stages' ports, "afpacket", "afxdp" or "dpdk" (DPDK's
+    /// net_af_packet devices on the same veths; a das built with the dpdk feature).
     #[serde(default = "default_ports")]
     pub ports: String,
 }
@@ -218,6 +219,11 @@ pub enum NetPorts {
     AfPacket,
     /// AF_XDP sockets behind an XDP program.
     AfXdp,
+    /// DPDK ports (`dpdk:NAME`): a `net_af_packet` virtual device on each veth end,
+    /// one EAL per stage process (a das built with the `dpdk` feature; without it the
+    /// experiment file is refused and this is never made).
+    #[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
+    Dpdk,
 }
 
 impl NetPorts {
@@ -226,8 +232,21 @@ impl NetPorts {
         match self {
             NetPorts::AfPacket => "afpacket",
             NetPorts::AfXdp => "afxdp",
+            NetPorts::Dpdk => "dpdk",
         }
     }
+}
+
+/// DPDK ports, when this das was built with them.
+#[cfg(feature = "dpdk")]
+fn dpdk_ports() -> Result<NetPorts, &'static str> {
+    Ok(NetPorts::Dpdk)
+}
+
+/// DPDK ports, when this das was built with them: it was not.
+#[cfg(not(feature = "dpdk"))]
+fn dpdk_ports() -> Result<NetPorts, &'static str> {
+    Err(crate::dpdk_cmd::WITHOUT_DPDK)
 }
 
 /// An experiment checked and resolved, ready to run.
@@ -337,9 +356,10 @@ fn check(spec: Experiment, origin: String) -> Result<Plan> {
     let ports = match t.ports.as_str() {
         "afpacket" => NetPorts::AfPacket,
         "afxdp" => NetPorts::AfXdp,
+        "dpdk" => dpdk_ports().map_err(|e| bad(format!("topology.ports = \"dpdk\": {e}")))?,
         other => {
             return Err(bad(format!(
-                "topology.ports = {other:?}: afpacket or afxdp"
+                "topology.ports = {other:?}: afpacket, afxdp or dpdk"
             )));
         }
     };
@@ -577,6 +597,24 @@ intensity = 0.5
     }
 
     #[test]
+    fn dpdk_ports_need_a_das_built_with_dpdk() {
+        let text = GOOD.replace("nodes = 2", "nodes = 2\nkind = \"netns\"\nports = \"dpdk\"");
+        let plan = plan(&text);
+        if cfg!(feature = "dpdk") {
+            assert_eq!(plan.unwrap().deployment, Deployment::Netns(NetPorts::Dpdk));
+        } else {
+            let e = format!("{:#}", plan.unwrap_err());
+            assert!(
+                e.contains(
+                    "topology.ports = \"dpdk\": this das was built without DPDK: rebuild \
+                            with --features dpdk"
+                ),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_files_name_the_key() {
         let cases = [
             (GOOD.replace("nodes = 2", "nodes = 1"), "topology.nodes"),
@@ -603,7 +641,7 @@ intensity = 0.5
             ),
             (
                 GOOD.replace("nodes = 2", "nodes = 2\nkind = \"netns\"\nports = \"tap\""),
-                "topology.ports = \"tap\": afpacket or afxdp",
+                "topology.ports = \"tap\": afpacket, afxdp or dpdk",
             ),
             (
                 GOOD.replace("nodes = 2", "nodes = 2\nkind = \"netns\"")
