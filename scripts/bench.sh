@@ -4,11 +4,16 @@
 # docs/PERF.md records. Extra arguments go to criterion, e.g. a filter: `dedup`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s)
 cargo bench -p das-benches --bench stages -- --warm-up-time 1 --measurement-time 3 "$@" >&2
-python3 - <<'PY'
-import json, pathlib
+STARTED="$started" python3 - <<'PY'
+import json, os, pathlib
 rows = []
+started = int(os.environ["STARTED"])
 for bench in sorted(pathlib.Path("target/criterion").glob("**/new/benchmark.json")):
+    # Only what this run measured (criterion keeps older results of other benches).
+    if bench.stat().st_mtime < started:
+        continue
     meta = json.loads(bench.read_text())
     est = json.loads((bench.parent / "estimates.json").read_text())["median"]
     elements = meta["throughput"]["Elements"]
