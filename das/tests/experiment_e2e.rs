@@ -110,6 +110,13 @@ fn a_short_experiment_writes_valid_results() {
             .sum();
         // Every copy a node inspected left dedup once or was removed as a later copy.
         assert_eq!(inspected, get("unique") + drops("duplicate_copy"), "{p}");
+        // Each node's CPU over the run: a working node used some, at most the machine.
+        let cpu = p["node_cpu"].as_array().unwrap();
+        assert_eq!(cpu.len(), 2, "{p}");
+        for c in cpu {
+            let c = c.as_f64().unwrap();
+            assert!(c > 0.0 && c <= 2.5, "{p}");
+        }
         match p["scheme"].as_str().unwrap() {
             "single" => {
                 // A job is delivered, or its only copy was dropped at a full queue.

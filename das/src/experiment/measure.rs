@@ -235,6 +235,9 @@ pub struct Point {
     pub primary_inspected: Vec<u64>,
     /// Duplicates each node's secondary instance inspected.
     pub secondary_inspected: Vec<u64>,
+    /// The CPU each node's threads got over the run, as a fraction of one core (none
+    /// where the OS did not tell; a straggler's work is not included).
+    pub node_cpu: Vec<Option<f64>>,
     /// The cluster's alerts.
     pub alerts: AlertSummary,
     /// The share of its node's CPU the straggler took in its window (none without one).
@@ -286,6 +289,14 @@ impl Point {
             duplicates_wasted: duplicates_inspected.saturating_sub(duplicates_useful),
             primary_inspected: r.nodes.iter().map(|n| n.primary.inspected).collect(),
             secondary_inspected: r.nodes.iter().map(|n| n.secondary.inspected).collect(),
+            node_cpu: r
+                .nodes
+                .iter()
+                .map(|n| {
+                    let secs: Option<f64> = n.threads.iter().map(|t| t.cpu_secs).sum();
+                    secs.map(|s| s / r.elapsed_secs.max(1e-9))
+                })
+                .collect(),
             alerts,
             straggler_intensity: r.straggler_intensity,
             warnings: r.warnings,
