@@ -138,69 +138,6 @@ fn single_copy_loses_a_killed_nodes_flows() {
     );
 }
 
-/// Copies a dead node dropped from its queues.
-fn lost_in_node(report: &serde_json::Value) -> u64 {
-    report["report"]["node_reports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|n| [&n["primary"], &n["secondary"]])
-        .map(|i| i["counters"]["dropped"]["node_down"].as_u64().unwrap_or(0))
-        .sum()
-}
-
-#[test]
-fn pauses_stragglers_purge_and_both_modes_keep_every_packet() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = capture(dir.path());
-    let expected = sorted_frames(&input);
-    for sched in ["inline", "os"] {
-        let (report, got) = run(
-            dir.path(),
-            &[
-                "--pcap",
-                input.to_str().unwrap(),
-                "--pace",
-                "100000pps",
-                "--sched",
-                sched,
-                "--nf",
-                "spin:1us",
-                "--dup-policy",
-                "purge",
-                "--pause",
-                "0:50ms:50ms",
-                "--straggler",
-                "1:100ms:100ms:0.5",
-            ],
-        );
-        assert_eq!(got, expected, "{sched}");
-        let r = &report["report"];
-        assert_eq!(r["stragglers"].as_array().unwrap().len(), 1);
-        assert!(r["stragglers"][0]["busy_secs"].as_f64().unwrap() > 0.0);
-        let purged: u64 = r["node_reports"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| {
-                n["secondary"]["counters"]["dropped"]["purged"]
-                    .as_u64()
-                    .unwrap_or(0)
-            })
-            .sum();
-        let notices: u64 = r["notices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["sent"].as_u64().unwrap())
-            .sum();
-        assert!(
-            notices > 0 && purged <= notices,
-            "{sched}: {purged} purged, {notices} notices"
-        );
-    }
-}
-
 /// The sum over nodes of one instance's drops for `reason`.
 fn node_drops(report: &serde_json::Value, instance: &str, reason: &str) -> u64 {
     report["report"]["node_reports"]
@@ -215,6 +152,59 @@ fn node_drops(report: &serde_json::Value, instance: &str, reason: &str) -> u64 {
         .sum()
 }
 
+/// Copies a dead node dropped from its queues.
+fn lost_in_node(report: &serde_json::Value) -> u64 {
+    node_drops(report, "primary", "node_down") + node_drops(report, "secondary", "node_down")
+}
+
+/// Options replaying `input` at 100,000 packets/s into nodes with a 1 us function.
+fn paced_spin<'a>(input: &'a Path, sched: &'a str) -> Vec<&'a str> {
+    vec![
+        "--pcap",
+        input.to_str().unwrap(),
+        "--pace",
+        "100000pps",
+        "--sched",
+        sched,
+        "--nf",
+        "spin:1us",
+    ]
+}
+
+#[test]
+fn pauses_stragglers_purge_and_both_modes_keep_every_packet() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = capture(dir.path());
+    let expected = sorted_frames(&input);
+    for sched in ["inline", "os"] {
+        let mut args = paced_spin(&input, sched);
+        args.extend([
+            "--dup-policy",
+            "purge",
+            "--pause",
+            "0:50ms:50ms",
+            "--straggler",
+            "1:100ms:100ms:0.5",
+        ]);
+        let (report, got) = run(dir.path(), &args);
+        assert_eq!(got, expected, "{sched}");
+        let r = &report["report"];
+        assert_eq!(r["stragglers"].as_array().unwrap().len(), 1);
+        assert!(r["stragglers"][0]["busy_secs"].as_f64().unwrap() > 0.0);
+        let purged = node_drops(&report, "secondary", "purged");
+        let notices: u64 = r["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["sent"].as_u64().unwrap())
+            .sum();
+        assert!(
+            notices > 0 && purged <= notices,
+            "{sched}: {purged} purged, {notices} notices"
+        );
+    }
+}
+
 #[test]
 fn a_paused_node_purges_primaries_its_peer_delivered_first() {
     let dir = tempfile::tempdir().unwrap();
@@ -222,18 +212,8 @@ fn a_paused_node_purges_primaries_its_peer_delivered_first() {
     let expected = sorted_frames(&input);
     for sched in ["inline", "os"] {
         let args = |purge_primaries: bool| {
-            let mut a = vec![
-                "--pcap",
-                input.to_str().unwrap(),
-                "--pace",
-                "100000pps",
-                "--sched",
-                sched,
-                "--nf",
-                "spin:1us",
-                "--pause",
-                "0:50ms:100ms",
-            ];
+            let mut a = paced_spin(&input, sched);
+            a.extend(["--pause", "0:50ms:100ms"]);
             if purge_primaries {
                 a.push("--purge-primaries");
             }
