@@ -121,6 +121,7 @@ fn duplicator_for(scheme: Scheme, nodes: usize, batch: usize) -> (Duplicator, Ve
         .map(|p| NodeOutput {
             primary: p.take_tx_queue(0).unwrap(),
             duplicate: p.take_tx_queue(1).unwrap(),
+            rescue: None,
         })
         .collect();
     let d = Duplicator::new(

@@ -173,6 +173,7 @@ fn start_node(
     let io = NodeIo {
         primary_rx: vec![input.take_rx_queue(0)?],
         duplicate_rx: vec![input.take_rx_queue(1)?],
+        rescue_rx: Vec::new(),
         primary_tx: output.take_tx_queue(0)?,
         duplicate_tx: output.take_tx_queue(1)?,
         notices: None,

@@ -180,6 +180,10 @@ pub struct PipelineConfig {
     /// With active purge: nodes also purge late primaries, those whose duplicate was
     /// delivered first.
     pub purge_primaries: bool,
+    /// Rescue queues (DAS and hedged with drop-tail primary queues): a duplicate whose
+    /// primary finds its node's queue 0 full goes to a third queue of its node, which
+    /// the secondary instance serves before other duplicates.
+    pub rescue: bool,
     /// Hedged scheme: duplicate while the primary node's queue holds this many packets.
     pub hedge_depth: usize,
     /// Whether the duplicator's overload guard runs (DAS and hedged).
@@ -324,6 +328,16 @@ pub fn run(
     };
     let duplicate_queue = RingQueueConfig::new(config.duplicate_capacity, duplicate_overflow);
     let purge = config.duplicate_policy == DuplicatePolicy::Purge;
+    // A full queue 0 refuses primaries only when drop-tail: with backpressure the
+    // duplicator waits and the primary gets in.
+    let rescue = config.rescue
+        && config.primary_overflow == Overflow::DropTail
+        && config.scheme.duplicate_priority() == Some(dataplane::meta::Priority::Low);
+    let node_queues: &[RingQueueConfig] = if rescue {
+        &[primary_queue, duplicate_queue, duplicate_queue]
+    } else {
+        &[primary_queue, duplicate_queue]
+    };
     if config.purge_primaries && !(purge && config.content_dedup.is_none()) {
         bail!(
             "purging late primaries needs active purge (duplicate policy purge) and \
@@ -376,16 +390,12 @@ pub fn run(
     let mut ingress: Vec<RingPort> = (0..cores)
         .map(|d| RingPort::new(&format!("source->duplicator{d}"), &[lossless]))
         .collect::<Result<_, _>>()?;
-    // to_nodes[d][i]: duplicator core d to node i (queue 0 primaries, queue 1 duplicates).
+    // to_nodes[d][i]: duplicator core d to node i (queue 0 primaries, queue 1 duplicates,
+    // queue 2 rescue duplicates).
     let mut to_nodes: Vec<Vec<RingPort>> = (0..cores)
         .map(|d| {
             (0..config.nodes)
-                .map(|i| {
-                    RingPort::new(
-                        &format!("duplicator{d}->node{i}"),
-                        &[primary_queue, duplicate_queue],
-                    )
-                })
+                .map(|i| RingPort::new(&format!("duplicator{d}->node{i}"), node_queues))
                 .collect::<Result<Vec<_>, _>>()
         })
         .collect::<Result<_, _>>()?;
@@ -435,6 +445,9 @@ pub fn run(
                 Ok(NodeOutput {
                     primary: p.take_tx_queue(0)?,
                     duplicate: p.take_tx_queue(1)?,
+                    rescue: rescue
+                        .then(|| p.take_tx_queue(duplicator::stage::RESCUE_QUEUE))
+                        .transpose()?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -470,6 +483,11 @@ pub fn run(
         let io = NodeIo {
             primary_rx: rx(0)?,
             duplicate_rx: rx(1)?,
+            rescue_rx: if rescue {
+                rx(duplicator::stage::RESCUE_QUEUE)?
+            } else {
+                Vec::new()
+            },
             primary_tx: from_nodes[i].take_tx_queue(0)?,
             duplicate_tx: from_nodes[i].take_tx_queue(1)?,
             notices,

@@ -116,8 +116,13 @@ pub fn accounting(r: &RunReport) -> Vec<Check> {
     }
     let mut nf_drops = 0;
     for (i, node) in r.node_reports.iter().enumerate() {
-        // What every duplicator core sent to this node, per queue.
-        let to: Vec<QueueStats> = (0..2)
+        // What every duplicator core sent to this node, per queue (primaries,
+        // duplicates and, where the node has one, rescue duplicates).
+        let queues = r
+            .to_nodes
+            .first()
+            .map_or(0, |links| links[i].port.queues.len());
+        let to: Vec<QueueStats> = (0..queues)
             .map(|q| {
                 let mut total = QueueStats::default();
                 for links in &r.to_nodes {
@@ -127,27 +132,38 @@ pub fn accounting(r: &RunReport) -> Vec<Check> {
             })
             .collect();
         let from = &r.from_nodes[i].port.queues;
-        for (q, (queue, copies)) in to.iter().zip(dup.copies_per_node[i]).enumerate() {
+        for (q, copies) in dup.copies_per_node[i].iter().enumerate() {
             check(
                 &mut c,
                 format!("node {i} queue {q}: took what the duplicator counted"),
-                queue.tx_packets,
-                copies,
+                to.get(q).map_or(0, |queue| queue.tx_packets),
+                *copies,
                 "queue tx vs duplicator",
             );
         }
-        for (q, inst) in [(&to[0], &node.primary), (&to[1], &node.secondary)] {
+        for (q, queue) in to.iter().enumerate() {
+            check(
+                &mut c,
+                format!("node {i} queue {q}: sent = received + dropped"),
+                queue.tx_packets,
+                queue.rx_packets + queue_drops(queue),
+                "tx vs rx + dropped",
+            );
+        }
+        // The secondary instance serves every queue after queue 0.
+        let mut secondary_in = QueueStats::default();
+        for queue in to.iter().skip(1) {
+            secondary_in.add(queue);
+        }
+        let primary_in = to.first().cloned().unwrap_or_default();
+        for (q, inst) in [
+            (&primary_in, &node.primary),
+            (&secondary_in, &node.secondary),
+        ] {
             let role = format!("{:?}", inst.role).to_lowercase();
             check(
                 &mut c,
-                format!("node {i} {role} queue: sent = received + dropped"),
-                q.tx_packets,
-                q.rx_packets + queue_drops(q),
-                "tx vs rx + dropped",
-            );
-            check(
-                &mut c,
-                format!("node {i} {role}: took what its queue gave"),
+                format!("node {i} {role}: took what its queues gave"),
                 inst.counters.received,
                 q.rx_packets,
                 "received vs queue rx",
@@ -331,7 +347,7 @@ pub fn summary(r: &RunReport, checks: &[Check]) -> String {
     );
     let _ = writeln!(
         s,
-        "  duplicator      {} jobs{} -> {} dispatched with {} duplicates",
+        "  duplicator      {} jobs{} -> {} dispatched with {} duplicates{}",
         count(dup.counters.received),
         if r.duplicators.len() > 1 {
             format!(" over {} cores", r.duplicators.len())
@@ -339,7 +355,15 @@ pub fn summary(r: &RunReport, checks: &[Check]) -> String {
             String::new()
         },
         count(dup.counters.forwarded),
-        count(dup.duplicates)
+        count(dup.duplicates),
+        if dup.rescued > 0 {
+            format!(
+                " ({} of them rescues: their primary found its queue full)",
+                count(dup.rescued)
+            )
+        } else {
+            String::new()
+        }
     );
     if !dup.dead_nodes.is_empty() {
         let _ = writeln!(

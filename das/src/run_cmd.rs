@@ -118,6 +118,13 @@ pub struct RunArgs {
     #[arg(long)]
     purge_primaries: bool,
 
+    /// No rescue queues. By default, with low-priority duplicates (das, hedged) and
+    /// --primary-overflow drop-tail, a duplicate whose primary finds its node's queue 0
+    /// full goes to a third queue of the secondary node, which its secondary instance
+    /// serves before other duplicates: nobody else will inspect that packet.
+    #[arg(long)]
+    no_rescue: bool,
+
     #[command(flatten)]
     function: FunctionArgs,
 
@@ -253,6 +260,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         mode: args.sched,
         duplicate_batch: args.dup_batch,
         purge_primaries: args.purge_primaries,
+        rescue: !args.no_rescue,
         capacity: args.node_capacity,
         faults,
         stragglers: args.straggler.clone(),

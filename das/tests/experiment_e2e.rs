@@ -134,6 +134,12 @@ fn a_short_experiment_writes_valid_results() {
                     get("duplicates_useful") + get("duplicates_wasted")
                 );
                 assert!(get("packets_in") >= get("unique"));
+                // Above capacity primaries find full queues: their duplicates are
+                // rescues.
+                assert!(get("duplicates_rescued") <= get("duplicates_sent"), "{p}");
+                if p["load"].as_f64().unwrap() > 1.0 {
+                    assert!(get("duplicates_rescued") > 0, "{p}");
+                }
             }
         }
         let s = p["straggler_intensity"].as_f64().unwrap();

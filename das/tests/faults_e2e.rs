@@ -231,6 +231,60 @@ fn a_paused_node_purges_primaries_its_peer_delivered_first() {
     }
 }
 
+/// Primaries refused by full queue 0s (drop-tail), over every node.
+fn refused_primaries(report: &serde_json::Value) -> u64 {
+    report["report"]["to_nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|links| links.as_array().unwrap())
+        .map(|link| {
+            link["port"]["queues"][0]["dropped"]["queue_full"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+#[test]
+fn a_paused_nodes_refused_primaries_have_their_duplicates_rescued() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = capture(dir.path());
+    for sched in ["inline", "os"] {
+        let args = |rescue: bool| {
+            let mut a = paced_spin(&input, sched);
+            a.extend(["--primary-overflow", "drop-tail", "--pause", "0:50ms:100ms"]);
+            if !rescue {
+                a.push("--no-rescue");
+            }
+            a
+        };
+        // Node 0's queue fills while it is paused and refuses the rest of its
+        // primaries: each of their duplicates goes to node 1's rescue queue (the
+        // duplicator's room check errs only towards rescuing).
+        let (report, _) = run(dir.path(), &args(true));
+        let dup = &report["report"]["duplicator"];
+        let refused = refused_primaries(&report);
+        let rescued = dup["rescued"].as_u64().unwrap();
+        assert!(refused > 0, "{sched}: node 0 never refused a primary");
+        assert!(
+            rescued >= refused,
+            "{sched}: {rescued} rescued, {refused} refused"
+        );
+        assert!(rescued <= dup["duplicates"].as_u64().unwrap());
+        let queues = |report: &serde_json::Value| {
+            report["report"]["to_nodes"][0][1]["port"]["queues"]
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        assert_eq!(queues(&report), 3, "{sched}: a rescue queue per node");
+        let (report, _) = run(dir.path(), &args(false));
+        assert_eq!(report["report"]["duplicator"]["rescued"], 0, "{sched}");
+        assert_eq!(queues(&report), 2, "{sched}");
+    }
+}
+
 #[test]
 fn nodes_sharing_a_core_get_their_own_cgroup_capacity() {
     if !ids_worker::capacity::available() {

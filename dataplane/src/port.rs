@@ -219,6 +219,13 @@ pub trait TxQueue: Send {
         None
     }
 
+    /// Free slots in the receiver's queue as the sender sees them, where the backend
+    /// can tell: a burst of at most this many is taken whole (the receiver may free
+    /// more meanwhile, never less).
+    fn room(&self) -> Option<usize> {
+        None
+    }
+
     /// This queue's counters.
     fn counters(&self) -> Arc<QueueCounters>;
 }

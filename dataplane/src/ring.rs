@@ -221,6 +221,10 @@ impl TxQueue for SpscTx {
         Some(self.producer.buffer().capacity() - self.producer.slots())
     }
 
+    fn room(&self) -> Option<usize> {
+        Some(self.producer.slots())
+    }
+
     fn counters(&self) -> Arc<QueueCounters> {
         self.link.counters.clone()
     }

@@ -17,5 +17,5 @@ pub use scheme::{Scheme, UnknownScheme};
 pub use select::{NodeTable, SelectError};
 pub use stage::{
     Duplicator, DuplicatorConfig, DuplicatorCounters, DuplicatorError, DuplicatorReport,
-    GuardConfig, NodeOutput,
+    GuardConfig, NodeOutput, RESCUE_QUEUE,
 };

@@ -106,12 +106,22 @@ pub enum DuplicatorError {
     Batch(#[from] dataplane::batch::BatchError),
 }
 
-/// The two transmit queues towards one node.
+/// The node queue, after queues 0 (primaries) and 1 (duplicates), that takes rescue
+/// duplicates: low-priority duplicates whose primary the primary node's full queue
+/// was about to refuse, served by the secondary instance before other duplicates.
+pub const RESCUE_QUEUE: usize = 2;
+
+/// The transmit queues towards one node.
 pub struct NodeOutput {
     /// Towards the node's queue 0 (high priority).
     pub primary: Box<dyn TxQueue>,
     /// Towards the node's queue 1 (low priority, bounded).
     pub duplicate: Box<dyn TxQueue>,
+    /// Towards the node's rescue queue ([`RESCUE_QUEUE`]), where the node has one: a
+    /// low-priority duplicate whose primary finds no room in its node's queue 0 goes
+    /// here, so the node's spare cycles go first to jobs nobody else will inspect.
+    /// Used only where the primary queue tells its free room ([`TxQueue::room`]).
+    pub rescue: Option<Box<dyn TxQueue>>,
 }
 
 /// The duplicator's counters, readable while it runs.
@@ -134,8 +144,10 @@ pub struct DuplicatorCounters {
     pub not_hedged: Counter,
     /// Duplicates not made because the overload guard paused the secondary node.
     pub guarded: Counter,
-    /// Per node, copies its queue 0 and its queue 1 took.
-    pub copies_per_node: Vec<[Counter; 2]>,
+    /// Duplicates sent to a rescue queue (their primary found its queue full).
+    pub rescued: Counter,
+    /// Per node, copies its queue 0, its queue 1 and its rescue queue took.
+    pub copies_per_node: Vec<[Counter; 3]>,
     /// Per node, copies dropped because the node died before taking them.
     pub copies_lost_per_node: Vec<Counter>,
 }
@@ -157,8 +169,12 @@ pub struct DuplicatorReport {
     pub guarded: u64,
     /// Times the overload guard paused a node.
     pub guard_pauses: u64,
-    /// Per node, copies taken by queue 0 and by queue 1.
-    pub copies_per_node: Vec<[u64; 2]>,
+    /// Duplicates sent to a rescue queue because their primary found its queue full
+    /// (counted in `duplicates` too).
+    #[serde(default)]
+    pub rescued: u64,
+    /// Per node, copies taken by queue 0, queue 1 and the rescue queue.
+    pub copies_per_node: Vec<[u64; 3]>,
     /// Per node, copies lost because the node died.
     pub copies_lost_per_node: Vec<u64>,
     /// Nodes found dead during the run.
@@ -172,8 +188,8 @@ pub struct Duplicator {
     hasher: Toeplitz,
     next_job: u64,
     outputs: Vec<NodeOutput>,
-    /// Per node, copies waiting for queue 0 and queue 1.
-    staged: Vec<[Batch; 2]>,
+    /// Per node, copies waiting for queue 0, queue 1 and the rescue queue.
+    staged: Vec<[Batch; 3]>,
     /// Whether each node still takes copies: up by `health`, and its queues' receivers
     /// not gone.
     alive: Vec<bool>,
@@ -210,6 +226,7 @@ impl Duplicator {
                 Ok([
                     Batch::with_capacity(config.batch)?,
                     Batch::with_capacity(config.batch)?,
+                    Batch::with_capacity(config.batch)?,
                 ])
             })
             .collect::<Result<_, dataplane::batch::BatchError>>()?;
@@ -235,6 +252,7 @@ impl Duplicator {
                 failovers: Counter::default(),
                 not_hedged: Counter::default(),
                 guarded: Counter::default(),
+                rescued: Counter::default(),
                 copies_per_node: per_queue(),
                 copies_lost_per_node: per_node(),
             }),
@@ -265,7 +283,14 @@ impl Duplicator {
     pub fn outputs_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn TxQueue>> {
         self.outputs
             .iter_mut()
-            .flat_map(|o| [&mut o.primary, &mut o.duplicate])
+            .flat_map(|o| {
+                [
+                    Some(&mut o.primary),
+                    Some(&mut o.duplicate),
+                    o.rescue.as_mut(),
+                ]
+            })
+            .flatten()
     }
 
     /// Dispatches every packet of `input`: stamps a job id and `now_ns` as ingress time,
@@ -277,6 +302,11 @@ impl Duplicator {
     /// A node whose queue's receiver is gone is dead: copies for it are dropped and
     /// counted, and when a job's primary node is dead its duplicate, if the scheme makes
     /// one, goes at high priority instead (failover), so the flow stays inspected.
+    /// With low-priority duplicates, a job whose primary finds its node's queue 0 full
+    /// (as far as the queue tells its room, [`TxQueue::room`]) sends its duplicate to
+    /// the secondary's rescue queue if it has one, past the overload guard: the
+    /// secondary instance serves it before other duplicates, since nobody else will
+    /// inspect that job.
     pub fn dispatch(
         &mut self,
         input: &mut Batch,
@@ -308,8 +338,20 @@ impl Duplicator {
         } else {
             Vec::new()
         };
+        // With low-priority duplicates, the room each primary queue has for this batch,
+        // where the queue tells it: a job whose primary will find no room (the queue
+        // drops it) sends its duplicate to the secondary's rescue queue, if it has one.
+        let mut room: Vec<Option<usize>> = self
+            .outputs
+            .iter()
+            .map(|o| {
+                (dup_priority == Some(Priority::Low))
+                    .then(|| o.primary.room())
+                    .flatten()
+            })
+            .collect();
         let (mut duplicates, mut failovers, mut unroutable) = (0u64, 0u64, 0u64);
-        let (mut not_hedged, mut guarded) = (0u64, 0u64);
+        let (mut not_hedged, mut guarded, mut rescued) = (0u64, 0u64, 0u64);
         let duplicator = self.config.id;
         for mut pkt in input.drain() {
             let hash = frame_hash(&self.hasher, pkt.data());
@@ -318,14 +360,25 @@ impl Duplicator {
                 .and_then(|_| self.table.secondary(hash, primary))
                 .filter(|&s| self.alive[s]);
             let primary_alive = self.alive[primary];
+            let refused = primary_alive
+                && match &mut room[primary] {
+                    Some(0) => true,
+                    Some(left) => {
+                        *left -= 1;
+                        false
+                    }
+                    None => false,
+                };
+            let rescue = |s: usize| refused && self.outputs[s].rescue.is_some();
             // A duplicate is made unless hedging finds the primary's queue short or the
-            // guard has paused the secondary (a dead primary always gets its failover).
+            // guard has paused the secondary (a dead primary always gets its failover,
+            // a refused primary its rescue).
             let secondary = match secondary {
                 Some(_) if primary_alive && hedging && !hot[primary] => {
                     not_hedged += 1;
                     None
                 }
-                Some(s) if primary_alive && !self.wants_duplicates[s] => {
+                Some(s) if primary_alive && !self.wants_duplicates[s] && !rescue(s) => {
                     guarded += 1;
                     None
                 }
@@ -369,6 +422,12 @@ impl Duplicator {
                 let mut dup = bufs.alloc();
                 dup.copy_from(&pkt);
                 let queue = priority.queue();
+                let staged_in = if rescue(secondary) {
+                    rescued += 1;
+                    RESCUE_QUEUE as u8
+                } else {
+                    queue
+                };
                 meta::encap(
                     &mut dup,
                     &stamp(CopyKind::Duplicate, priority, Some(primary)),
@@ -378,7 +437,7 @@ impl Duplicator {
                     },
                 );
                 duplicates += 1;
-                self.stage(secondary, queue, dup, bufs, idler)?;
+                self.stage(secondary, staged_in, dup, bufs, idler)?;
             }
             meta::encap(
                 &mut pkt,
@@ -398,6 +457,7 @@ impl Duplicator {
         c.failovers.add(failovers);
         c.not_hedged.add(not_hedged);
         c.guarded.add(guarded);
+        c.rescued.add(rescued);
         self.flush(bufs, idler)
     }
 
@@ -479,10 +539,13 @@ impl Duplicator {
         let staged = batch.len();
         let result = if self.alive[node] {
             let out = &mut self.outputs[node];
-            let txq = if queue == 0 {
-                &mut out.primary
-            } else {
-                &mut out.duplicate
+            let txq = match queue {
+                0 => &mut out.primary,
+                RESCUE_QUEUE => out
+                    .rescue
+                    .as_mut()
+                    .expect("rescue copies are staged only for nodes with a rescue queue"),
+                _ => &mut out.duplicate,
             };
             send_all(txq.as_mut(), batch, bufs, idler)
         } else {
@@ -505,7 +568,7 @@ impl Duplicator {
     /// Sends every staged copy.
     pub fn flush(&mut self, bufs: &mut BufCache, idler: &mut Idler) -> Result<(), PortError> {
         for node in 0..self.config.nodes {
-            for queue in 0..2 {
+            for queue in 0..=RESCUE_QUEUE {
                 if !self.staged[node][queue].is_empty() {
                     self.send(node, queue, bufs, idler)?;
                 }
@@ -526,10 +589,11 @@ impl Duplicator {
             not_hedged: c.not_hedged.get(),
             guarded: c.guarded.get(),
             guard_pauses: self.guard_pauses,
+            rescued: c.rescued.get(),
             copies_per_node: c
                 .copies_per_node
                 .iter()
-                .map(|q| [q[0].get(), q[1].get()])
+                .map(|q| q.each_ref().map(Counter::get))
                 .collect(),
             copies_lost_per_node: values(&c.copies_lost_per_node),
             dead_nodes: (0..self.config.nodes).filter(|&n| !self.alive[n]).collect(),
@@ -553,9 +617,11 @@ impl DuplicatorReport {
             total.not_hedged += r.not_hedged;
             total.guarded += r.guarded;
             total.guard_pauses += r.guard_pauses;
+            total.rescued += r.rescued;
             for (t, c) in total.copies_per_node.iter_mut().zip(&r.copies_per_node) {
-                t[0] += c[0];
-                t[1] += c[1];
+                for (t, c) in t.iter_mut().zip(c) {
+                    *t += c;
+                }
             }
             for (t, l) in total
                 .copies_lost_per_node

@@ -59,14 +59,7 @@ fn rig_with_health(nodes: usize, scheme: Scheme, health: dataplane::health::Node
             .unwrap()
         })
         .collect();
-    let outputs = ports
-        .iter_mut()
-        .map(|p| NodeOutput {
-            primary: p.take_tx_queue(0).unwrap(),
-            duplicate: p.take_tx_queue(1).unwrap(),
-        })
-        .collect();
-    let duplicator = Duplicator::new(DuplicatorConfig::new(7, nodes, scheme), outputs)
+    let duplicator = Duplicator::new(DuplicatorConfig::new(7, nodes, scheme), outputs(&mut ports))
         .unwrap()
         .with_health(health);
     Rig {
@@ -74,6 +67,20 @@ fn rig_with_health(nodes: usize, scheme: Scheme, health: dataplane::health::Node
         duplicator,
         pool: BufPool::default(),
     }
+}
+
+/// The duplicator's side of each node's queues: 0, 1 and, where the port has a third,
+/// the rescue queue.
+fn outputs(ports: &mut [RingPort]) -> Vec<NodeOutput> {
+    ports
+        .iter_mut()
+        .map(|p| NodeOutput {
+            primary: p.take_tx_queue(0).unwrap(),
+            duplicate: p.take_tx_queue(1).unwrap(),
+            rescue: (p.tx_queue_count() > duplicator::RESCUE_QUEUE)
+                .then(|| p.take_tx_queue(duplicator::RESCUE_QUEUE).unwrap()),
+        })
+        .collect()
 }
 
 /// Every copy the nodes received: (node, queue, frame bytes).
@@ -342,4 +349,112 @@ fn the_guard_pauses_duplicates_to_a_remote_node_that_does_not_take_them() {
         report.counters.received,
         "every job duplicated or guarded"
     );
+}
+
+/// Two nodes whose primary queues are drop-tail with room for `primary_room`, with
+/// duplicate queues of `dup_room` and rescue queues.
+fn rescue_rig(primary_room: usize, dup_room: usize) -> Rig {
+    let mut ports: Vec<RingPort> = (0..2)
+        .map(|i| {
+            RingPort::new(
+                &format!("node{i}"),
+                &[
+                    RingQueueConfig::new(primary_room, Overflow::DropTail),
+                    RingQueueConfig::new(dup_room, Overflow::DropOldest),
+                    RingQueueConfig::new(4096, Overflow::DropOldest),
+                ],
+            )
+            .unwrap()
+        })
+        .collect();
+    let outputs = outputs(&mut ports);
+    Rig {
+        nodes: ports,
+        duplicator: Duplicator::new(DuplicatorConfig::new(7, 2, Scheme::Das), outputs).unwrap(),
+        pool: BufPool::default(),
+    }
+}
+
+/// Every copy in the nodes' queues 0 to 2: (node, queue, job, kind).
+fn drain_all(rig: &mut Rig) -> Vec<(usize, usize, u64, CopyKind)> {
+    let mut bufs = rig.pool.cache();
+    let mut out = Vec::new();
+    for (i, port) in rig.nodes.iter_mut().enumerate() {
+        for q in 0..=duplicator::RESCUE_QUEUE {
+            let mut rx: Box<dyn RxQueue> = port.take_rx_queue(q).unwrap();
+            let mut batch = Batch::with_capacity(256).unwrap();
+            while let RxOutcome::Received(_) = rx.rx_burst(&mut batch, &mut bufs).unwrap() {
+                for p in batch.drain() {
+                    let meta = JobFrame::new_checked(p.data()).unwrap().meta();
+                    out.push((i, q, meta.job.0, meta.kind));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_duplicate_whose_primary_finds_its_queue_full_goes_to_the_rescue_queue() {
+    // Room for 8 primaries per node and nothing drains: of 256 jobs, 16 primaries get
+    // in and every other job's only chance is its duplicate.
+    let mut r = rescue_rig(8, 4096);
+    let sent = dispatch_flows(&mut r, 128);
+    let copies = drain_all(&mut r);
+    let report = r.duplicator.report();
+    let accepted: std::collections::HashSet<u64> = copies
+        .iter()
+        .filter(|c| c.3 == CopyKind::Primary)
+        .map(|c| c.2)
+        .collect();
+    assert_eq!(accepted.len(), 16);
+    let dups: Vec<_> = copies
+        .iter()
+        .filter(|c| c.3 == CopyKind::Duplicate)
+        .collect();
+    assert_eq!(dups.len(), sent.len(), "one duplicate per job");
+    for &&(node, queue, job, _) in &dups {
+        // The primary that got in kept its duplicate in queue 1; the refused one's
+        // duplicate went to the rescue queue (its steering still names queue 1, the
+        // low-priority queue of a NIC).
+        let expected = if accepted.contains(&job) {
+            1
+        } else {
+            duplicator::RESCUE_QUEUE
+        };
+        assert_eq!(queue, expected, "job {job} on node {node}");
+    }
+    assert_eq!(report.rescued, sent.len() as u64 - 16);
+    assert_eq!(report.duplicates, sent.len() as u64);
+    for (i, per_queue) in report.copies_per_node.iter().enumerate() {
+        let in_rescue = dups
+            .iter()
+            .filter(|d| d.0 == i && d.1 == duplicator::RESCUE_QUEUE)
+            .count() as u64;
+        assert_eq!(per_queue[duplicator::RESCUE_QUEUE], in_rescue);
+    }
+}
+
+#[test]
+fn rescues_pass_the_guard_that_pauses_other_duplicates() {
+    // Duplicate queues of 2: the first round's duplicates overflow them, so the guard
+    // pauses both nodes; primary queues of 8 are full from the first round on.
+    let mut r = rescue_rig(8, 2);
+    dispatch_at(&mut r, 0);
+    let first = r.duplicator.report();
+    assert!(first.rescued > 0 && first.rescued < 32, "{first:?}");
+    dispatch_at(&mut r, 20_000_000);
+    let report = r.duplicator.report();
+    assert_eq!(report.guard_pauses, 2, "{report:?}");
+    // Every primary of the second round was refused, and every one of its duplicates
+    // was rescued despite the pause.
+    assert_eq!(report.rescued - first.rescued, 32, "{report:?}");
+    assert_eq!(report.guarded, 0);
+    // With room in the primary queues nothing is rescued and the pause holds.
+    let mut open = rescue_rig(4096, 2);
+    dispatch_at(&mut open, 0);
+    dispatch_at(&mut open, 20_000_000);
+    let report = open.duplicator.report();
+    assert_eq!(report.rescued, 0);
+    assert_eq!(report.guarded, 32, "{report:?}");
 }

@@ -170,6 +170,10 @@ pub struct NodeIo {
     pub primary_rx: Vec<Box<dyn RxQueue>>,
     /// Duplicates in (queue 1: one queue per duplicator feeding the node).
     pub duplicate_rx: Vec<Box<dyn RxQueue>>,
+    /// Rescue duplicates in (one queue per duplicator feeding the node, or none):
+    /// duplicates whose primary found its node's queue full. The secondary instance
+    /// serves them before the duplicate queues.
+    pub rescue_rx: Vec<Box<dyn RxQueue>>,
     /// The primary instance's output to dedup.
     pub primary_tx: Box<dyn TxQueue>,
     /// The secondary instance's output to dedup.
@@ -390,7 +394,7 @@ pub fn spawn_node<F: NetworkFunction>(
     let primary = Instance::new(
         Role::Primary,
         primary,
-        (io.primary_rx, io.primary_tx),
+        (RxSet::new(io.primary_rx), io.primary_tx),
         primary_purge,
         counters.primary.clone(),
         (config.batch, depth_ns),
@@ -398,7 +402,10 @@ pub fn spawn_node<F: NetworkFunction>(
     let secondary = Instance::new(
         Role::Secondary,
         secondary,
-        (io.duplicate_rx, io.duplicate_tx),
+        (
+            RxSet::tiered(vec![io.rescue_rx, io.duplicate_rx]),
+            io.duplicate_tx,
+        ),
         purge,
         counters.secondary.clone(),
         (secondary_batch, depth_ns),
@@ -514,7 +521,7 @@ impl<F: NetworkFunction> Instance<F> {
     fn new(
         role: Role,
         nf: F,
-        (rx, tx): (Vec<Box<dyn RxQueue>>, Box<dyn TxQueue>),
+        (rx, tx): (RxSet, Box<dyn TxQueue>),
         purge: Option<PurgeSet>,
         counters: Arc<InstanceCounters>,
         (batch_size, depth_interval_ns): (usize, u64),
@@ -523,7 +530,7 @@ impl<F: NetworkFunction> Instance<F> {
         Instance {
             role,
             nf,
-            rx: RxSet::new(rx),
+            rx,
             tx,
             purge,
             notices: 0,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use dataplane::completion::{Completion, completion_channels};
+use dataplane::completion::{Completion, CompletionReceiver, completion_channels};
 use dataplane::health::NodeHealth;
 use dataplane::meta::{self, CopyKind, JobMeta, Priority, Steering};
 use dataplane::port::{Port, send_all};
@@ -100,6 +100,29 @@ fn copy(job: u64, kind: CopyKind, bufs: &mut dataplane::BufCache) -> dataplane::
     pkt
 }
 
+/// The node's side of `input` (queue 0 primaries, 1 duplicates, and 2 rescues where
+/// it has a third queue) and `output`, with the secondary's and the primary's notices.
+fn node_io(
+    input: &mut RingPort,
+    output: &mut RingPort,
+    (notices, primary_notices): (Option<CompletionReceiver>, Option<CompletionReceiver>),
+) -> NodeIo {
+    NodeIo {
+        primary_rx: vec![input.take_rx_queue(0).unwrap()],
+        duplicate_rx: vec![input.take_rx_queue(1).unwrap()],
+        rescue_rx: (2..input.rx_queue_count())
+            .map(|q| input.take_rx_queue(q).unwrap())
+            .collect(),
+        primary_tx: output.take_tx_queue(0).unwrap(),
+        duplicate_tx: output.take_tx_queue(1).unwrap(),
+        notices,
+        primary_notices,
+        health: NodeHealth::new(1),
+        origin_ns: dataplane::clock::monotonic_ns(),
+        cgroup: None,
+    }
+}
+
 struct Run {
     report: NodeReport,
     frames: Vec<Vec<u8>>,
@@ -185,17 +208,11 @@ fn run_node_with<F: NetworkFunction + Clone>(
         .map(|&job| Completion { duplicator: 0, job })
         .collect();
     notice_tx.send(&list);
-    let io = NodeIo {
-        primary_rx: vec![input.take_rx_queue(0).unwrap()],
-        duplicate_rx: vec![input.take_rx_queue(1).unwrap()],
-        primary_tx: output.take_tx_queue(0).unwrap(),
-        duplicate_tx: output.take_tx_queue(1).unwrap(),
-        notices: notice_rx.next(),
-        primary_notices: notice_rx.next(),
-        health: NodeHealth::new(1),
-        origin_ns: dataplane::clock::monotonic_ns(),
-        cgroup: None,
-    };
+    let io = node_io(
+        &mut input,
+        &mut output,
+        (notice_rx.next(), notice_rx.next()),
+    );
     let config = NodeConfig {
         mode,
         ..NodeConfig::new(0, Some(0))
@@ -420,5 +437,58 @@ fn each_mode_runs_its_threads_in_the_documented_classes() {
     } else {
         eprintln!("SCHED_FIFO refused (not root): the primary fell back to SCHED_OTHER");
         assert!(report.threads.iter().any(|t| !t.warnings.is_empty()));
+    }
+}
+
+/// Records the job ids it sees, in order.
+#[derive(Clone, Default)]
+struct Recorder(Arc<std::sync::Mutex<Vec<u64>>>);
+
+impl NetworkFunction for Recorder {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+
+    fn process(&mut self, _frame: &[u8], job: &JobMeta) -> Verdict {
+        self.0.lock().unwrap().push(job.job.0);
+        Verdict::Forward
+    }
+}
+
+#[test]
+fn the_secondary_serves_its_rescue_queue_before_its_duplicate_queue() {
+    for mode in MODES {
+        let pool = BufPool::default();
+        let mut bufs = pool.cache();
+        let cfg = RingQueueConfig::new(1024, Overflow::Backpressure);
+        let mut input = RingPort::new("in", &[cfg, cfg, cfg]).unwrap();
+        let mut output = RingPort::new("out", &[cfg, cfg]).unwrap();
+        let mut batch = Batch::with_capacity(32).unwrap();
+        let mut idler = dataplane::Idler::new(dataplane::Doorbell::for_current_thread());
+        // Duplicates 0..200 are queued before rescues 1000..1200.
+        for (queue, jobs) in [(1, 0..200u64), (2, 1000..1200)] {
+            let mut tx = input.take_tx_queue(queue).unwrap();
+            for job in jobs {
+                batch
+                    .push(copy(job, CopyKind::Duplicate, &mut bufs))
+                    .unwrap();
+                send_all(tx.as_mut(), &mut batch, &mut bufs, &mut idler).unwrap();
+            }
+        }
+        drop(input.take_tx_queue(0).unwrap());
+        let seen = Recorder::default();
+        let io = node_io(&mut input, &mut output, (None, None));
+        let config = NodeConfig {
+            mode,
+            ..NodeConfig::new(0, Some(0))
+        };
+        let node = spawn_node(config, Recorder::default(), seen.clone(), io, &pool).unwrap();
+        let report = node.join().unwrap();
+        let order = seen.0.lock().unwrap().clone();
+        let expected: Vec<u64> = (1000..1200).chain(0..200).collect();
+        assert_eq!(order, expected, "{mode:?}");
+        // The secondary's queue counters cover both of its queues.
+        assert_eq!(report.secondary.queue.rx_packets, 400, "{mode:?}");
+        assert_eq!(report.secondary.counters.forwarded, 400, "{mode:?}");
     }
 }

@@ -225,6 +225,9 @@ pub struct Point {
     pub drops: BTreeMap<String, u64>,
     /// Duplicates the duplicator sent.
     pub duplicates_sent: u64,
+    /// Of those, duplicates sent to a rescue queue: their primary found its node's
+    /// queue full.
+    pub duplicates_rescued: u64,
     /// Duplicates the secondary instances inspected (work done).
     pub duplicates_inspected: u64,
     /// Duplicates that were the first copy of their job to reach dedup (useful work).
@@ -284,6 +287,7 @@ impl Point {
             latency: r.dedup.latency.clone(),
             drops: r.drops,
             duplicates_sent: r.duplicates_sent,
+            duplicates_rescued: r.duplicates_rescued,
             duplicates_inspected,
             duplicates_useful,
             duplicates_wasted: duplicates_inspected.saturating_sub(duplicates_useful),
@@ -325,6 +329,8 @@ pub struct RunFigures {
     pub primaries_sent: Vec<u64>,
     /// Duplicates the duplicator sent.
     pub duplicates_sent: u64,
+    /// Of those, duplicates sent to a rescue queue.
+    pub duplicates_rescued: u64,
     /// Each node.
     pub nodes: Vec<NodeReport>,
     /// The share of its node's CPU the straggler took in its window.
@@ -347,6 +353,7 @@ impl RunFigures {
             elapsed_secs: r.elapsed_secs,
             primaries_sent: r.duplicator.copies_per_node.iter().map(|c| c[0]).collect(),
             duplicates_sent: r.duplicator.duplicates,
+            duplicates_rescued: r.duplicator.rescued,
             nodes: r.node_reports.clone(),
             straggler_intensity: r.stragglers.first().map(|s| s.achieved_intensity),
             dedup: r.dedup.clone(),

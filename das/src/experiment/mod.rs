@@ -79,6 +79,11 @@ pub struct ExperimentArgs {
     #[arg(long)]
     no_straggler: bool,
 
+    /// No rescue queues (sets run.rescue = false): DAS and hedged duplicates whose
+    /// primary found its queue full wait with the other duplicates.
+    #[arg(long)]
+    no_rescue: bool,
+
     /// Override topology.node_capacity (fraction of a core per node, cgroup, root).
     #[arg(long, value_name = "F", value_parser = crate::spec::fraction)]
     node_capacity: Option<f64>,
@@ -110,6 +115,7 @@ pub fn run(args: ExperimentArgs) -> Result<ExitCode> {
             schemes: args.schemes.clone(),
             repetitions: args.repetitions,
             no_straggler: args.no_straggler,
+            no_rescue: args.no_rescue,
             node_capacity: args.node_capacity,
             kind: args.topology.clone(),
             ports: args.ports.clone(),
@@ -345,6 +351,7 @@ fn config(
         mode: plan.sched,
         duplicate_batch: ids_worker::node::DEFAULT_DUPLICATE_BATCH,
         purge_primaries: r.purge_primaries && matches!(scheme, Scheme::Das | Scheme::Hedged),
+        rescue: r.rescue,
         capacity: t.node_capacity,
         faults: Vec::new(),
         stragglers,

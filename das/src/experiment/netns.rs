@@ -942,6 +942,7 @@ fn figures(
             .map(|c| c[0])
             .collect(),
         duplicates_sent: dup.duplicator.duplicates,
+        duplicates_rescued: dup.duplicator.rescued,
         nodes: workers.iter().map(|w| w.node.clone()).collect(),
         straggler_intensity: workers
             .iter()

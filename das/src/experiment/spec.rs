@@ -162,6 +162,12 @@ pub struct RunSpec {
     /// whose duplicate was delivered first, while their primary queue is backlogged.
     #[serde(default)]
     pub purge_primaries: bool,
+    /// Schemes with low-priority duplicates (das, hedged), stages in one process: a
+    /// duplicate whose primary finds its node's queue full goes to the secondary's
+    /// rescue queue, served before other duplicates (default true; stages in other
+    /// processes have no rescue queues).
+    #[serde(default = "default_true")]
+    pub rescue: bool,
 }
 
 fn default_one() -> usize {
@@ -285,6 +291,8 @@ pub struct Overrides {
     pub repetitions: Option<usize>,
     /// `--no-straggler`.
     pub no_straggler: bool,
+    /// `--no-rescue`.
+    pub no_rescue: bool,
     /// `--node-capacity`.
     pub node_capacity: Option<f64>,
     /// `--topology`.
@@ -322,6 +330,9 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Plan> {
     }
     if overrides.no_straggler {
         spec.straggler = None;
+    }
+    if overrides.no_rescue {
+        spec.run.rescue = false;
     }
     if let Some(c) = overrides.node_capacity {
         spec.topology.node_capacity = Some(c);

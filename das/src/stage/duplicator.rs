@@ -110,6 +110,8 @@ pub fn run(args: DuplicatorArgs) -> Result<ExitCode> {
             Ok(NodeOutput {
                 primary: p.tx(0)?,
                 duplicate: p.tx(1)?,
+                // A node in another process does not tell its free room.
+                rescue: None,
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -206,6 +206,7 @@ pub fn run(args: WorkerArgs) -> Result<ExitCode> {
     let io = NodeIo {
         primary_rx: vec![input.rx(0)?],
         duplicate_rx: vec![duplicate_rx],
+        rescue_rx: Vec::new(),
         primary_tx: output.tx(0)?,
         duplicate_tx: output.tx(1)?,
         notices: notice_rx.next(),
