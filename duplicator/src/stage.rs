@@ -199,6 +199,9 @@ pub struct Duplicator {
     remote: Vec<Arc<RemoteQueueView>>,
     /// Per node, whether it may get duplicates now (hedging and the guard decide).
     wants_duplicates: Vec<bool>,
+    /// Per node, the room left in its queue 0 for the batch being dispatched, where
+    /// the queue tells it (rescue queues).
+    room: Vec<Option<usize>>,
     guard: Vec<GuardState>,
     next_guard_check_ns: u64,
     guard_pauses: u64,
@@ -243,6 +246,7 @@ impl Duplicator {
             health: None,
             remote: Vec::new(),
             wants_duplicates: vec![true; config.nodes],
+            room: vec![None; config.nodes],
             guard: vec![GuardState::default(); config.nodes],
             next_guard_check_ns: 0,
             guard_pauses: 0,
@@ -341,15 +345,10 @@ impl Duplicator {
         // With low-priority duplicates, the room each primary queue has for this batch,
         // where the queue tells it: a job whose primary will find no room (the queue
         // drops it) sends its duplicate to the secondary's rescue queue, if it has one.
-        let mut room: Vec<Option<usize>> = self
-            .outputs
-            .iter()
-            .map(|o| {
-                (dup_priority == Some(Priority::Low))
-                    .then(|| o.primary.room())
-                    .flatten()
-            })
-            .collect();
+        let low = dup_priority == Some(Priority::Low);
+        for (room, o) in self.room.iter_mut().zip(&self.outputs) {
+            *room = if low { o.primary.room() } else { None };
+        }
         let (mut duplicates, mut failovers, mut unroutable) = (0u64, 0u64, 0u64);
         let (mut not_hedged, mut guarded, mut rescued) = (0u64, 0u64, 0u64);
         let duplicator = self.config.id;
@@ -360,8 +359,9 @@ impl Duplicator {
                 .and_then(|_| self.table.secondary(hash, primary))
                 .filter(|&s| self.alive[s]);
             let primary_alive = self.alive[primary];
-            let refused = primary_alive
-                && match &mut room[primary] {
+            let refused = low
+                && primary_alive
+                && match &mut self.room[primary] {
                     Some(0) => true,
                     Some(left) => {
                         *left -= 1;
