@@ -120,7 +120,9 @@ pub struct NodeOutput {
     /// Towards the node's rescue queue ([`RESCUE_QUEUE`]), where the node has one: a
     /// low-priority duplicate whose primary finds no room in its node's queue 0 goes
     /// here, so the node's spare cycles go first to jobs nobody else will inspect.
-    /// Used only where the primary queue tells its free room ([`TxQueue::room`]).
+    /// Give one only where the primary queue tells its free room ([`TxQueue::room`])
+    /// and drops what does not fit (drop-tail): behind a queue that makes the
+    /// duplicator wait instead, every primary gets in and a rescue would be wasted.
     pub rescue: Option<Box<dyn TxQueue>>,
 }
 
