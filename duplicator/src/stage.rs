@@ -361,16 +361,7 @@ impl Duplicator {
                 .and_then(|_| self.table.secondary(hash, primary))
                 .filter(|&s| self.alive[s]);
             let primary_alive = self.alive[primary];
-            let refused = low
-                && primary_alive
-                && match &mut self.room[primary] {
-                    Some(0) => true,
-                    Some(left) => {
-                        *left -= 1;
-                        false
-                    }
-                    None => false,
-                };
+            let refused = low && primary_alive && self.refuses_next(primary);
             let rescue = |s: usize| refused && self.outputs[s].rescue.is_some();
             // A duplicate is made unless hedging finds the primary's queue short or the
             // guard has paused the secondary (a dead primary always gets its failover,
@@ -461,6 +452,30 @@ impl Duplicator {
         c.guarded.add(guarded);
         c.rescued.add(rescued);
         self.flush(bufs, idler)
+    }
+
+    /// Counts one more primary staged for `node`'s queue 0 and says whether the queue
+    /// will refuse it (no room left), where the queue tells its room. Out of room by
+    /// the count made at the start of the batch, it looks again (the node may have
+    /// taken packets since), less the primaries still staged.
+    #[inline(always)]
+    fn refuses_next(&mut self, node: usize) -> bool {
+        match self.room[node] {
+            None => false,
+            Some(0) => {
+                let fresh = self.outputs[node]
+                    .primary
+                    .room()
+                    .unwrap_or(0)
+                    .saturating_sub(self.staged[node][0].len());
+                self.room[node] = Some(fresh.saturating_sub(1));
+                fresh == 0
+            }
+            Some(left) => {
+                self.room[node] = Some(left - 1);
+                false
+            }
+        }
     }
 
     /// Every guard interval, pauses duplicates to nodes whose duplicate queue dropped
