@@ -446,7 +446,7 @@ pub fn run(
                     primary: p.take_tx_queue(0)?,
                     duplicate: p.take_tx_queue(1)?,
                     rescue: rescue
-                        .then(|| p.take_tx_queue(duplicator::stage::RESCUE_QUEUE))
+                        .then(|| p.take_tx_queue(duplicator::RESCUE_QUEUE))
                         .transpose()?,
                 })
             })
@@ -484,7 +484,7 @@ pub fn run(
             primary_rx: rx(0)?,
             duplicate_rx: rx(1)?,
             rescue_rx: if rescue {
-                rx(duplicator::stage::RESCUE_QUEUE)?
+                rx(duplicator::RESCUE_QUEUE)?
             } else {
                 Vec::new()
             },

@@ -14,7 +14,7 @@ use crate::port::{PortError, QueueStats, RxOutcome, RxQueue};
 pub struct RxSet {
     queues: Vec<Box<dyn RxQueue>>,
     ended: Vec<bool>,
-    /// Per tier, its queues' range in `queues` and the next one to serve.
+    /// Per tier, its queues' range in `queues` and the position in it to serve next.
     tiers: Vec<(std::ops::Range<usize>, usize)>,
 }
 
@@ -32,7 +32,7 @@ impl RxSet {
         for tier in tiers {
             let start = queues.len();
             queues.extend(tier);
-            ranges.push((start..queues.len(), start));
+            ranges.push((start..queues.len(), 0));
         }
         RxSet {
             ended: vec![false; queues.len()],
@@ -52,13 +52,14 @@ impl RxSet {
         for (range, next) in &mut self.tiers {
             let n = range.len();
             for i in 0..n {
-                let q = range.start + (*next - range.start + i) % n;
+                let at = (*next + i) % n;
+                let q = range.start + at;
                 if self.ended[q] {
                     continue;
                 }
                 match self.queues[q].rx_burst(batch, bufs)? {
                     RxOutcome::Received(got) => {
-                        *next = range.start + (q - range.start + 1) % n;
+                        *next = (at + 1) % n;
                         return Ok(RxOutcome::Received(got));
                     }
                     RxOutcome::Ended => self.ended[q] = true,
